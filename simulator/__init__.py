@@ -1,0 +1,9 @@
+"""mglru-sim: a discrete-event simulator of Linux MGLRU page aging on hosts that run KVM guests.
+
+The package is layered (DESIGN §4): ``config`` and ``costs`` hold every knob; ``mm`` models the
+primary MMU and MGLRU (mm/vmscan.c); ``kvm`` models the secondary MMU, mmu_lock, TLBs and the
+mmu_notifier dispatch; ``machine`` wires one run; ``runner`` owns all file I/O; ``cli`` is thin.
+Model code never touches files and never imports ``runner``, ``cli`` or ``plots``.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""Work accounting: what one step of an actor cost, before lock contention is added.
+
+Model functions (the aging walk, eviction, a notifier call) never advance simulated time
+themselves; they add to a :class:`Work` record, and the SimPy actor that called them turns it
+into a duration (``cpu_ns`` plus the mmu_lock waits that ``kvm.mmu_lock`` computes from the
+write-lock acquisitions) and yields a timeout. This keeps model code free of SimPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(slots=True)
+class Work:
+    """Costs and counts accumulated by one step of one actor."""
+
+    cpu_ns: float = 0.0
+    """CPU time of the work itself (no lock waiting)."""
+    write_locks: int = 0
+    """kvm->mmu_lock write acquisitions made (each is a separate acquire/release)."""
+    write_hold_ns: float = 0.0
+    """Total time the write lock was held across those acquisitions."""
+    notifier_calls: int = 0
+    notifier_calls_bitmap: int = 0
+    notifier_fast: int = 0
+    notifier_unreliable: int = 0
+    tlb_flushes: int = 0
+
+    def add(self, other: Work) -> None:
+        """Accumulate another record into this one."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))

@@ -1,0 +1,98 @@
+"""The cost model: every nanosecond constant the simulator charges, with its source.
+
+All constants live in :class:`CostConfig` (the ``[costs]`` table of a scenario), so a scenario
+can override any of them. Nothing else in the simulator hard-codes a duration. Backends differ by
+*mechanism* (which lock a call takes, how many calls a walk makes, which faults happen), never by
+a per-backend fudge factor.
+
+Tags: **[src]** a published measurement (see ``research/patch-series.md`` / ``mglru.md``);
+**[derived]** arithmetic on published numbers, shown next to the constant; **[estimate]** an
+order-of-magnitude figure with no published source, flagged so that users know to sweep it.
+
+The x86 TDP MMU aging constants (``pte_scan_ns``, ``notifier_call_ns``, ``spte_age_ns``,
+``mmu_lock_ns``) are the ones the selftest calibration (issue "access_tracking_perf_test
+replica") is allowed to fit; everything else follows from mechanism.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _c(default: float, source: str) -> Any:
+    return field(default=default, metadata={"lo": 0.0, "hi": 1e10, "doc": source})
+
+
+@dataclass(frozen=True, slots=True)
+class CostConfig:
+    """``[costs]``: every cost constant in nanoseconds; each field's doc is its source."""
+
+    # --- aging walk (mm/vmscan.c walk_pte_range / walk_pmd_range) -------------------------
+    pte_scan_ns: float = _c(
+        4.0, "[derived] read one PTE + get_pte_pfn/get_pfn_folio in walk_pte_range: v4 lockless "
+        "aging = 28-30 ns/page (0.2509 s / 8.39M pages, patch-series §8) minus the notifier "
+        "call and SPTE test-and-clear below")
+    pmd_scan_ns: float = _c(
+        2.0, "[estimate] one PMD entry read in walk_pmd_range (pmdp_get_lockless)")
+    bloom_ns: float = _c(
+        5.0, "[estimate] hash_ptr + two test_bit/set_bit on a 4 KiB filter (cache-resident)")
+    notifier_call_ns: float = _c(
+        14.0, "[derived] mmu_notifier_clear_young() dispatch: SRCU read + ops call + "
+        "kvm_handle_hva_range memslot lookup; with spte_age_ns it makes the 23-26 ns of the "
+        "v4 lockless per-page cost not spent in the primary walk")
+    spte_age_ns: float = _c(
+        9.0, "[derived] TDP MMU walk to the leaf SPTE + test-and-clear of the A bit "
+        "(tdp_mmu_clear_spte_bits_atomic), the rest of the v4 lockless per-page cost")
+    mmu_lock_ns: float = _c(
+        3.0, "[derived] uncontended write_lock+write_unlock of kvm->mmu_lock: v4 1-vCPU "
+        "locked vs lockless pass = 1.1x of ~28 ns/page (patch-series §5.4)")
+    rmap_walk_ns: float = _c(
+        250.0, "[derived] folio_referenced rmap hop (anon_vma interval tree + "
+        "page_vma_mapped_walk + PTL): kswapd profiles put one hop at ~tens of PTE reads "
+        "(look-around of 64 PTEs ~ 2% vs rmap 7-8%, mglru.md §7)")
+    folio_sort_ns: float = _c(
+        20.0, "[estimate] sort_folio/isolate_folio list manipulation under lru_lock")
+    gen_update_ns: float = _c(
+        10.0, "[estimate] folio_update_gen cmpxchg on folio->flags + batch size update")
+    # --- guest execution ----------------------------------------------------------------
+    access_ns: float = _c(
+        10.0, "[derived] a guest memory touch that hits the TLB: the v5 run's 66 ns per "
+        "page for writing populated memory (32 vCPUs, patch-series §8) minus tlb_miss_ns")
+    tlb_miss_ns: float = _c(
+        56.0, "[derived] two-dimensional page walk on a TLB miss: every page of the 1 GiB "
+        "'Writing to populated memory' phase misses the TLB, 66 ns - access_ns")
+    fault_first_touch_ns: float = _c(
+        6000.0, "[derived] EPT violation + gup + SPTE install: 'Populating memory' 1.4-1.9 s "
+        "per 1 GiB per vCPU at 16-32 vCPUs = 5.5-7.4 us/page (patch-series §8)")
+    fault_read_hold_ns: float = _c(
+        300.0, "[estimate] time a TDP MMU fault holds mmu_lock for read (kvm_tdp_mmu_map): "
+        "a small part of the fault; 'page faults are so slow ... dwarfed by the base cost'")
+    zap_ns: float = _c(
+        300.0, "[estimate] kvm_mmu_notifier_invalidate_range_start for one 4 KiB page: "
+        "write lock + zap one leaf SPTE (tdp_mmu_zap_leafs), remote flush excluded")
+    swap_in_zram_ns: float = _c(
+        15000.0, "[estimate] swap-in fault from zram: lzo decompress of 4 KiB (~3 us) + "
+        "fault, swap cache and rmap work; sweep it")
+    swap_out_zram_ns: float = _c(
+        5000.0, "[estimate] kswapd cost to compress and store one 4 KiB page in zram "
+        "(lzo1x ~1 GB/s, dominant in Chrome OS kswapd profiles, mglru.md §6.1)")
+    swap_in_ssd_ns: float = _c(
+        100000.0, "[estimate] 4 KiB random read from an NVMe SSD plus fault overhead")
+    swap_out_ssd_ns: float = _c(
+        20000.0, "[estimate] kswapd share of a 4 KiB swap write (bio submission, batched)")
+    tlb_flush_ns: float = _c(
+        3000.0, "[estimate] remote TLB flush broadcast (IPI round trip); no per-flush figure "
+        "was published (patch-series §8)")
+
+    def swap_in_ns(self, device: str) -> float:
+        """Swap-in latency for the ``[host] swap`` device."""
+        return self.swap_in_zram_ns if device == "zram" else self.swap_in_ssd_ns
+
+    def swap_out_ns(self, device: str) -> float:
+        """Reclaimer-side cost of writing one page to the ``[host] swap`` device."""
+        return self.swap_out_zram_ns if device == "zram" else self.swap_out_ssd_ns
+
+    def clear_young_ns(self) -> float:
+        """One per-page ``clear_young`` notifier call into KVM, lock excluded."""
+        return self.notifier_call_ns + self.spte_age_ns

@@ -1,0 +1,9 @@
+"""The secondary MMU side: KVM's page tables, vCPU TLBs, ``kvm->mmu_lock`` and the
+mmu_notifier subscription through which MGLRU asks KVM about guest accesses.
+
+Modules: ``tlb`` (per-vCPU TLBs), ``mmu_lock`` (the rwlock's contention model), ``sptes``
+(SPTE present/young/dirty arrays), ``backends`` (one file per KVM MMU implementation, behind
+``backends.base.KvmBackend``), ``notifier`` (``kvm_mmu_notifier_{clear,test}_young``,
+``clear_flush_young`` and ``invalidate_range_start`` as seen from mm), ``vcpu`` (one access
+quantum: TLB lookups, A-bit setting, fault detection).
+"""

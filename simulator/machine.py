@@ -1,0 +1,398 @@
+"""One simulated host: builds and wires a run's components and drives them with SimPy.
+
+Actors (SimPy processes, DESIGN §3): one per vCPU, an optional host task, kswapd, an optional
+proactive ager, and a sampler. Per-page work happens in numpy inside one event; an actor then
+yields a timeout of the simulated duration of what it just did. Time is integer nanoseconds.
+
+- **vCPU** (``_vcpu``): takes ``quantum_accesses`` touches from its workload stream, applies them
+  (``kvm.vcpu.run_quantum``), faults missing pages in (``mm.fault``) holding ``mmu_lock`` the
+  backend's way, and advances by touch, TLB-miss, fault and lock-wait time. When the memcg is at
+  its limit it stalls until kswapd frees memory (a simplification of direct reclaim: the
+  stalled time is reported as ``vcpu_stall_ns``).
+- **host task** (``_task``): the same without KVM: its touches set primary A bits directly
+  (no TLB model for the host).
+- **kswapd** (``_kswapd``): woken below the low watermark, reclaims to the high one the way
+  ``balance_pgdat`` → ``lru_gen_shrink_node`` → ``try_to_shrink_lruvec`` does: age when
+  ``should_run_aging`` says so (always with two generations; with three only below
+  ``DEF_PRIORITY``), otherwise ``evict_folios`` ``nr_to_scan >> priority``; the priority drops
+  when a round frees nothing. The initial priority follows ``set_initial_priority``.
+- **ager** (``_ager``): ``aging = "interval"`` writes ``+ memcg node max_seq`` to debugfs
+  every ``aging_interval_ms`` (``force_scan = 1`` as the selftest does), ``back_to_back`` loops.
+- **sampler** (``_sampler``): records the time series and ``lru_gen`` snapshots.
+
+Only one aging walk runs at a time; a second requester waits for it to finish (the kernel lets
+walkers share an iteration; either way one generation is produced).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simulator.accounting import Work
+from simulator.config import Scenario, to_toml
+from simulator.kvm.backends import KvmBackend, make_backend
+from simulator.kvm.mmu_lock import MmuLock
+from simulator.kvm.notifier import KvmNotifier
+from simulator.kvm.tlb import Tlbs
+from simulator.kvm.vcpu import run_quantum
+from simulator.metrics import Counters
+from simulator.mm.aging import Aging, WalkResult
+from simulator.mm.constants import DEF_PRIORITY, MIN_LRU_BATCH, MIN_NR_GENS
+from simulator.mm.debugfs import lru_gen_show
+from simulator.mm.eviction import Eviction
+from simulator.mm.fault import handle_faults
+from simulator.mm.lruvec import Lruvec, lru_gen_from_seq
+from simulator.mm.notify import SecondaryMmu
+from simulator.mm.pagetable import PageTables, layout
+from simulator.mm.workingset import Workingset
+from simulator.rng import RngStreams
+from simulator.truth import GroundTruth
+from workloads import Workload, make_workload
+
+NS_PER_MS = 1_000_000
+VM_MM = "vm0"
+TASK_MM = "task"
+
+
+def run_id_of(sc: Scenario) -> str:
+    """A stable id derived from the effective configuration (same config → same id)."""
+    return hashlib.sha256(to_toml(sc).encode()).hexdigest()[:12]
+
+
+@dataclass(slots=True)
+class RunData:
+    """Everything a run produced, in memory; the runner turns it into files."""
+
+    scenario: Scenario
+    run_id: str
+    counters: Counters
+    truth: GroundTruth
+    passes: list[dict[str, Any]] = field(default_factory=list)
+    timeseries: list[dict[str, Any]] = field(default_factory=list)
+    lru_gen: list[str] = field(default_factory=list)
+    sim_time_ns: int = 0
+    mmu_lock_write_hold_ns: float | None = None
+    backend: str | None = None
+    aging_lock: str | None = None
+
+
+class Machine:
+    """A host with one memcg, optionally one VM and one host task."""
+
+    def __init__(self, sc: Scenario) -> None:
+        self.sc = sc
+        self.env = simpy.Environment()
+        self.streams = RngStreams(sc.sim.seed)
+        sizes: list[tuple[str, int, bool]] = []
+        if sc.vm.enabled:
+            sizes.append((VM_MM, sc.guest_pages, True))
+        if sc.task_pages:
+            sizes.append((TASK_MM, sc.task_pages, False))
+        self.pt = PageTables(layout(sizes))
+        self.mm_ids = {r.name: r.mm_id for r in self.pt.regions}
+        self.lruvec = Lruvec(self.pt.nr_pages)
+        self.truth = GroundTruth(self.pt.nr_pages)
+        self.workingset = Workingset(self.pt.nr_pages)
+        self.counters = Counters()
+        self.notifiers: dict[int, SecondaryMmu | None] = {r.mm_id: None for r in self.pt.regions}
+        self.backend: KvmBackend | None = None
+        self.vm_workload: Workload | None = None
+        if sc.vm.enabled:
+            self.backend = make_backend(sc.vm.backend, sc.guest_pages, sc.vm.aging_lock, sc.costs)
+            self.tlbs = Tlbs(sc.vm.vcpus, sc.vm.tlb_entries)
+            self.lock = MmuLock(sc.vm.vcpus)
+            self.notifiers[self.mm_ids[VM_MM]] = KvmNotifier(self.backend, self.tlbs,
+                                                             sc.mglru.notifier)
+            self.vm_workload = make_workload(sc.workload, sc.guest_pages, sc.vm.vcpus,
+                                             self.streams.seed_sequence("workload.vm0"))
+        else:
+            self.lock = MmuLock(1)
+        self.task_workload: Workload | None = None
+        if sc.task_pages:
+            self.task_workload = make_workload(sc.task.workload, sc.task_pages, 1,
+                                               self.streams.seed_sequence("workload.task"))
+        self.aging = Aging(self.pt, self.lruvec, self.notifiers, self.truth, sc.costs,
+                           walk_mmu=sc.mglru.walk_mmu, bloom_filter=sc.mglru.bloom_filter)
+        self.eviction = Eviction(
+            self.pt, self.lruvec, self.aging, self.workingset, self.notifiers, self.truth,
+            sc.costs, sc.costs.swap_out_ns(sc.host.swap), look_around=sc.mglru.look_around,
+            blind=sc.mglru.notifier == "blind")
+        limit = sc.host_pages
+        self.limit_pages = limit
+        self.wake_pages = int(limit * (1.0 - sc.host.wmark_low))
+        self.target_pages = min(int(limit * (1.0 - sc.host.wmark_high)), self.wake_pages)
+        self.kswapd_wake = self.env.event()
+        self.memory_freed = self.env.event()
+        self.aging_done: simpy.Event | None = None
+        self.data = RunData(sc, run_id_of(sc), self.counters, self.truth)
+
+    # --- helpers ------------------------------------------------------------------------------
+    def now(self) -> int:
+        return int(self.env.now)
+
+    def resident(self) -> int:
+        return self.lruvec.resident_pages()
+
+    def _after_faults(self) -> Generator[simpy.Event, Any, float]:
+        """Wake kswapd below the low watermark; stall at the limit. Returns the stall time."""
+        if self.resident() > self.wake_pages and not self.kswapd_wake.triggered:
+            self.kswapd_wake.succeed()
+        start = self.now()
+        while self.resident() > self.limit_pages:
+            yield self.memory_freed
+        return float(self.now() - start)
+
+    def _check(self) -> None:
+        if self.sc.sim.check_invariants:
+            from simulator.invariants import check_machine
+            check_machine(self)
+
+    # --- actors -------------------------------------------------------------------------------
+    def _vcpu(self, v: int) -> Generator[simpy.Event, Any, None]:
+        sc, costs, c = self.sc, self.sc.costs, self.counters
+        assert self.backend is not None and self.vm_workload is not None
+        backend, wl = self.backend, self.vm_workload
+        fault_cost = costs.fault_first_touch_ns
+        swap_in = costs.swap_in_ns(sc.host.swap)
+        while True:
+            pages, writes = wl.next_batch(v, sc.vm.quantum_accesses)
+            q = run_quantum(v, pages, writes, backend.sptes, self.tlbs)
+            fr = handle_faults(self.pt, self.lruvec, self.workingset, q.fault_pages,
+                               q.fault_writes)
+            backend.sptes.map(q.fault_pages, q.fault_writes)
+            self.tlbs.fill(v, q.fault_pages)
+            self.truth.record_access(pages)
+            running = q.accesses * (sc.workload.think_ns + costs.access_ns) \
+                + q.tlb_misses * costs.tlb_miss_ns
+            faulting = len(q.fault_pages) * fault_cost + fr.swap_in * swap_in
+            nfaults = len(q.fault_pages)
+            hold = costs.fault_read_hold_ns
+            if backend.fault_lock == "write":
+                # a write-locked fault excludes aging like a writer (x86 shadow MMU)
+                wait = self.lock.writer_step(self.now(), nfaults, nfaults * hold,
+                                             running + faulting)
+            else:
+                wait = self.lock.reader_step(v, self.now(), nfaults, hold, running + faulting)
+            c.accesses += q.accesses
+            c.tlb_misses += q.tlb_misses
+            c.faults_first_touch += fr.first_touch
+            c.refaults += fr.swap_in
+            c.refaults_recent += fr.refault_recent
+            c.vcpu_running_ns += running
+            c.vcpu_fault_ns += faulting
+            c.vcpu_lock_wait_ns += wait
+            yield self.env.timeout(max(1, round(running + faulting + wait)))
+            stall = yield from self._after_faults()
+            c.vcpu_stall_ns += stall
+
+    def _task(self) -> Generator[simpy.Event, Any, None]:
+        sc, costs, c = self.sc, self.sc.costs, self.counters
+        assert self.task_workload is not None
+        region = self.pt.region_of(self.mm_ids[TASK_MM])
+        swap_in = costs.swap_in_ns(sc.host.swap)
+        quantum = sc.vm.quantum_accesses
+        while True:
+            rel, writes = self.task_workload.next_batch(0, quantum)
+            pages = rel + region.start
+            present = self.pt.present[pages]
+            self.pt.young[pages[present]] = True
+            self.pt.dirty[pages[present & writes]] = True
+            missing = np.unique(pages[~present])
+            wrote = np.isin(missing, pages[~present & writes])
+            fr = handle_faults(self.pt, self.lruvec, self.workingset, missing, wrote)
+            self.truth.record_access(pages)
+            c.host_task_accesses += len(pages)
+            c.faults_first_touch += fr.first_touch
+            c.refaults += fr.swap_in
+            c.refaults_recent += fr.refault_recent
+            duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
+                + len(missing) * costs.fault_first_touch_ns + fr.swap_in * swap_in
+            yield self.env.timeout(max(1, round(duration)))
+            yield from self._after_faults()
+
+    def _age(self, trigger: str, force_scan: bool) -> Generator[simpy.Event, Any, None]:
+        """One aging iteration (``try_to_inc_max_seq``), timed chunk by chunk."""
+        if self.aging_done is not None:
+            yield self.aging_done
+            return
+        done = self.env.event()
+        self.aging_done = done
+        start = self.now()
+        wait_total = 0.0
+        walker = self.aging.try_to_inc_max_seq(self.lruvec.max_seq, force_scan, self.now)
+        while True:
+            try:
+                work = next(walker)
+            except StopIteration as stop:
+                result: WalkResult = stop.value
+                break
+            wait = self.lock.writer_step(self.now(), work.write_locks, work.write_hold_ns,
+                                         work.cpu_ns)
+            wait_total += wait
+            duration = work.cpu_ns + wait
+            self.counters.aging_cpu_ns += duration
+            yield self.env.timeout(max(1, round(duration)))
+        c = self.counters
+        c.aging_work.add(result.work)
+        end = self.now()
+        if result.success:
+            c.aging_passes += 1
+            c.aging_pass_ns += end - start
+        cf = result.confusion
+        self.data.passes.append({
+            "pass": len(self.data.passes), "trigger": trigger, "start_ns": start,
+            "end_ns": end, "duration_ns": end - start, "seq": result.seq,
+            "force_scan": force_scan, "success": result.success,
+            "ptes_scanned": result.stats.leaf_total, "ptes_young": result.stats.leaf_young,
+            "tables_found": result.stats.nonleaf_found,
+            "tables_added": result.stats.nonleaf_added,
+            "first_sightings": result.first_sightings, "promoted": result.promoted,
+            "notifier_calls": result.work.notifier_calls, "write_locks": result.work.write_locks,
+            "lock_wait_ns": wait_total, "young_tp": cf.tp, "young_fp": cf.fp,
+            "young_fn": cf.fn, "young_tn": cf.tn,
+        })
+        self._check()
+        self.aging_done = None
+        done.succeed()
+
+    def _evict(self, nr_to_scan: int) -> Generator[simpy.Event, Any, tuple[int, int]]:
+        """One ``evict_folios`` call, timed; returns (scanned, reclaimed)."""
+        work = Work()
+        res = self.eviction.evict_folios(nr_to_scan, work)
+        c = self.counters
+        c.eviction_work.add(work)
+        c.pgscan += res.isolated
+        c.pgrefill += res.sorted
+        c.evictions += res.reclaimed
+        c.activations += res.activated
+        c.kept += res.kept
+        c.look_arounds += res.look_arounds
+        c.rmap_walks += res.rmap_walks
+        wait = self.lock.writer_step(self.now(), work.write_locks, work.write_hold_ns,
+                                     work.cpu_ns)
+        duration = work.cpu_ns + wait
+        c.eviction_cpu_ns += duration
+        self._check()
+        if res.reclaimed:
+            freed, self.memory_freed = self.memory_freed, self.env.event()
+            freed.succeed()
+        yield self.env.timeout(max(1, round(duration)))
+        return res.scanned, res.reclaimed
+
+    def set_initial_priority(self, nr_to_reclaim: int) -> int:
+        """``set_initial_priority``: (reclaimable >> priority) ≈ nr_to_reclaim, in [6, 12]."""
+        lv = self.lruvec
+        inactive = sum(int(lv.nr_pages[lru_gen_from_seq(s)])
+                       for s in range(lv.min_seq, lv.max_seq - 1))
+        if nr_to_reclaim < MIN_LRU_BATCH or inactive <= 0:
+            return DEF_PRIORITY
+        priority = inactive.bit_length() - 1 - (nr_to_reclaim - 1).bit_length()
+        return min(max(priority, DEF_PRIORITY // 2), DEF_PRIORITY)
+
+    def _kswapd(self) -> Generator[simpy.Event, Any, None]:
+        while True:
+            if self.resident() <= self.wake_pages:
+                self.kswapd_wake = self.env.event()
+                yield self.kswapd_wake
+            priority = self.set_initial_priority(self.resident() - self.target_pages)
+            while self.resident() > self.target_pages:
+                reclaimed = yield from self._shrink_lruvec(priority)
+                if reclaimed == 0:
+                    if priority == 1:
+                        yield self.env.timeout(NS_PER_MS)  # nothing reclaimable: back off
+                    priority = max(priority - 1, 1)
+
+    def _shrink_lruvec(self, priority: int) -> Generator[simpy.Event, Any, int]:
+        """``try_to_shrink_lruvec``: returns the pages reclaimed."""
+        lv = self.lruvec
+        mandatory = lv.min_seq + MIN_NR_GENS > lv.max_seq
+        better = lv.min_seq + MIN_NR_GENS == lv.max_seq
+        if mandatory or (better and priority < DEF_PRIORITY):
+            yield from self._age("reclaim", force_scan=False)
+            return 0
+        nr_to_scan = self.resident() >> priority
+        if nr_to_scan == 0:
+            return 0
+        scanned = reclaimed = 0
+        while scanned < nr_to_scan and self.resident() > self.target_pages:
+            delta, got = yield from self._evict(nr_to_scan)
+            reclaimed += got
+            if not delta:
+                break
+            scanned += delta
+        return reclaimed
+
+    def _ager(self) -> Generator[simpy.Event, Any, None]:
+        mode = self.sc.mglru.aging
+        interval = round(self.sc.mglru.aging_interval_ms * NS_PER_MS)
+        while True:
+            if mode == "interval":
+                yield self.env.timeout(interval)
+            yield from self._age(mode, force_scan=True)
+
+    def _sampler(self) -> Generator[simpy.Event, Any, None]:
+        interval = max(1, round(self.sc.sim.sample_interval_ms * NS_PER_MS))
+        end = round(self.sc.sim.duration_ms * NS_PER_MS)
+        snaps = self.sc.sim.lru_gen_snapshots
+        snap_every = max(1, (end // interval) // snaps) if snaps else 0
+        i = 0
+        while True:
+            self._sample()
+            if snap_every and i % snap_every == 0 and len(self.data.lru_gen) < snaps:
+                self.data.lru_gen.append(self._lru_gen_snapshot())
+            i += 1
+            yield self.env.timeout(interval)
+
+    def _lru_gen_snapshot(self) -> str:
+        return f"# t_ns={self.now()}\n" + lru_gen_show(self.lruvec, self.now())
+
+    def _sample(self) -> None:
+        lv, c, t = self.lruvec, self.counters, self.truth.total
+        row: dict[str, Any] = {
+            "t_ns": self.now(), "resident_pages": self.resident(),
+            "swapped_pages": int(self.pt.swapped.sum()), "max_seq": lv.max_seq,
+            "min_seq": lv.min_seq, "nr_gens": lv.nr_gens,
+        }
+        for k in range(4):
+            seq = lv.max_seq - k
+            row[f"gen{k}_pages"] = (int(lv.nr_pages[lru_gen_from_seq(seq)])
+                                    if seq >= lv.min_seq else 0)
+        row.update(accesses=c.accesses + c.host_task_accesses,
+                   faults_first_touch=c.faults_first_touch, refaults=c.refaults,
+                   evictions=c.evictions, aging_passes=c.aging_passes,
+                   vcpu_running_ns=c.vcpu_running_ns, vcpu_fault_ns=c.vcpu_fault_ns,
+                   vcpu_lock_wait_ns=c.vcpu_lock_wait_ns, vcpu_stall_ns=c.vcpu_stall_ns,
+                   young_tp=t.tp, young_fp=t.fp, young_fn=t.fn, young_tn=t.tn)
+        self.data.timeseries.append(row)
+
+    # --- run ----------------------------------------------------------------------------------
+    def run(self) -> RunData:
+        """Run the scenario to ``sim.duration_ms`` and return the in-memory results."""
+        sc, env = self.sc, self.env
+        if sc.vm.enabled:
+            for v in range(sc.vm.vcpus):
+                env.process(self._vcpu(v))
+        if self.task_workload is not None:
+            env.process(self._task())
+        env.process(self._kswapd())
+        if sc.mglru.aging != "reclaim":
+            env.process(self._ager())
+        env.process(self._sampler())
+        end = round(sc.sim.duration_ms * NS_PER_MS)
+        env.run(until=end)
+        self._sample()
+        self.data.lru_gen.append(self._lru_gen_snapshot())
+        self.data.sim_time_ns = end
+        if sc.vm.enabled:
+            assert self.backend is not None
+            self.data.mmu_lock_write_hold_ns = self.lock.write_hold_ns_total
+            self.data.backend = sc.vm.backend
+            self.data.aging_lock = self.backend.aging_lock
+        self._check()
+        return self.data

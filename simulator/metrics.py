@@ -1,0 +1,98 @@
+"""Counters, per-pass records, time series and the output schemas of a run.
+
+Components add to plain counters; the sampler snapshots them; at the end :func:`summary_row`
+builds the one-row summary whose columns are a contract (DESIGN §5). A column that does not apply
+to a run (no VM, a flag no backend returns in this design) is ``None`` (NaN in CSV), never a
+made-up zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from simulator.accounting import Work
+from simulator.truth import Confusion
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "run_id", "scenario", "seed", "backend", "notifier", "aging_lock", "workload", "vcpus",
+    "guest_pages", "host_pages", "sim_time_ns", "wall_time_s", "accesses",
+    "accesses_per_wall_s", "aging_passes", "aging_pass_mean_ns", "aging_cpu_ns",
+    "eviction_cpu_ns", "notifier_calls", "notifier_calls_bitmap", "notifier_fast",
+    "notifier_unreliable", "mmu_lock_write_hold_ns", "vcpu_lock_wait_ns", "vcpu_wall_ns",
+    "tlb_flushes", "faults_first_touch", "faults_access_track", "refaults", "evictions",
+    "pgscan", "pgsteal", "young_tp", "young_fp", "young_fn", "young_tn", "young_precision",
+    "young_recall", "young_f1", "miss_ratio",
+)
+"""The contract columns, in order. More columns follow them; none may be removed."""
+
+PASS_COLUMNS: tuple[str, ...] = (
+    "pass", "trigger", "start_ns", "end_ns", "duration_ns", "seq", "force_scan", "success",
+    "ptes_scanned", "ptes_young", "tables_found", "tables_added", "first_sightings",
+    "promoted", "notifier_calls", "write_locks", "lock_wait_ns", "young_tp", "young_fp",
+    "young_fn", "young_tn",
+)
+
+TIMESERIES_COLUMNS: tuple[str, ...] = (
+    "t_ns", "resident_pages", "swapped_pages", "max_seq", "min_seq", "nr_gens",
+    "gen0_pages", "gen1_pages", "gen2_pages", "gen3_pages", "accesses", "faults_first_touch",
+    "refaults", "evictions", "aging_passes", "vcpu_running_ns", "vcpu_fault_ns",
+    "vcpu_lock_wait_ns", "vcpu_stall_ns", "young_tp", "young_fp", "young_fn", "young_tn",
+)
+"""``genK_pages`` is the size of generation ``max_seq - K`` (K = 0 is the youngest)."""
+
+
+@dataclass(slots=True)
+class Counters:
+    """Cumulative event counts of one run."""
+
+    accesses: int = 0
+    host_task_accesses: int = 0
+    tlb_misses: int = 0
+    faults_first_touch: int = 0
+    refaults: int = 0
+    refaults_recent: int = 0
+    evictions: int = 0
+    pgscan: int = 0
+    pgrefill: int = 0
+    activations: int = 0
+    kept: int = 0
+    look_arounds: int = 0
+    rmap_walks: int = 0
+    aging_passes: int = 0
+    aging_pass_ns: int = 0
+    aging_cpu_ns: float = 0.0
+    eviction_cpu_ns: float = 0.0
+    vcpu_running_ns: float = 0.0
+    vcpu_fault_ns: float = 0.0
+    vcpu_lock_wait_ns: float = 0.0
+    vcpu_stall_ns: float = 0.0
+    aging_work: Work = field(default_factory=Work)
+    eviction_work: Work = field(default_factory=Work)
+
+    @property
+    def vcpu_wall_ns(self) -> float:
+        return (self.vcpu_running_ns + self.vcpu_fault_ns + self.vcpu_lock_wait_ns
+                + self.vcpu_stall_ns)
+
+
+def ratios(c: Confusion) -> tuple[float | None, float | None, float | None]:
+    """(precision, recall, F1); None where undefined (no positive decision or no young page)."""
+    precision = c.tp / (c.tp + c.fp) if c.tp + c.fp else None
+    recall = c.tp / (c.tp + c.fn) if c.tp + c.fn else None
+    if precision is None or recall is None or precision + recall == 0:
+        f1 = None
+    else:
+        f1 = 2 * precision * recall / (precision + recall)
+    return precision, recall, f1
+
+
+def confusion_columns(prefix: str, c: Confusion) -> dict[str, Any]:
+    p, r, f1 = ratios(c)
+    return {f"{prefix}_tp": c.tp, f"{prefix}_fp": c.fp, f"{prefix}_fn": c.fn,
+            f"{prefix}_tn": c.tn, f"{prefix}_precision": p, f"{prefix}_recall": r,
+            f"{prefix}_f1": f1}
+
+
+def work_columns(prefix: str, w: Work) -> dict[str, Any]:
+    return {f"{prefix}_{k}": v for k, v in asdict(w).items()}

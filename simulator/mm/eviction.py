@@ -1,0 +1,268 @@
+"""The eviction: ``evict_folios`` → ``scan_folios`` → ``sort_folio`` → rmap → look-around.
+
+Models mm/vmscan.c (≈6.15) and mm/rmap.c ``folio_referenced_one``:
+
+1. ``scan_folios`` takes folios from the tail of the oldest generation's list, at most
+   ``MAX_LRU_BATCH`` scanned and ``MIN_LRU_BATCH`` isolated per call. ``sort_folio`` moves
+   promoted folios (gen rewritten by aging or look-around) to their generation's list, moves
+   protected ones (tier above ``get_tier_idx``, or lazily promoted) to ``min_seq + 1`` and
+   counts them, and isolates the rest.
+2. ``try_to_inc_min_seq``; if only two generations are left, report nothing scanned (forces
+   aging).
+3. ``shrink_folio_list`` → ``folio_check_references``: the rmap walk (``rmap_walk_ns``) reaches
+   the folio's PTE. With notifier mode ``per_page`` (6.12+) ``lru_gen_look_around`` test-and-
+   clears the pivot with ``ptep_clear_young_notify`` and, if young, scans up to 64 neighbouring
+   PTEs in the same PTE table (same VMA), promoting young ones with ``folio_update_gen`` and
+   feeding the Bloom filter (``suitable_to_scan``). With ``blind`` (before 6.12) look-around runs
+   only if the *primary* PTE is young and sees primary A bits only, then
+   ``ptep_clear_flush_young_notify`` asks the secondary MMU about the pivot alone.
+4. Referenced folios: ``lru_gen_set_refs`` → second sighting ACTIVATE (PG_workingset,
+   ``max_seq``) or first sighting KEEP (PG_referenced, ``max_seq - 1``, as an anon folio not in
+   the swap cache). Unreferenced ones are unmapped (``invalidate_range_start`` for KVM), swapped
+   out, and leave a shadow token (``lru_gen_eviction``).
+
+Simplifications: anonymous, clean-or-dirty-alike folios (every dirty anon page is swapped out;
+no writeback wait, no ``folio_rotate_reclaimable`` retry), no rmap lock contention, and the
+oldest list is snapshotted per generation (folios added at its head meanwhile are seen when the
+snapshot is used up, as the kernel would reach them last anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.accounting import Work
+from simulator.costs import CostConfig
+from simulator.mm.aging import Aging
+from simulator.mm.bloom import pmd_item
+from simulator.mm.constants import (
+    LRU_REFS_WIDTH,
+    MAX_LRU_BATCH,
+    MAX_NR_TIERS,
+    MIN_LRU_BATCH,
+    MIN_NR_GENS,
+    PTRS_PER_PTE,
+    SUITABLE_TO_SCAN_N,
+)
+from simulator.mm.lruvec import Lruvec, lru_gen_from_seq, lru_tier_from_refs
+from simulator.mm.notify import SecondaryMmu
+from simulator.mm.pagetable import PageTables
+from simulator.mm.workingset import Workingset
+from simulator.truth import GroundTruth
+
+IntArray = npt.NDArray[np.int64]
+
+_LAZY = (1 << LRU_REFS_WIDTH) + 1
+
+
+@dataclass(slots=True)
+class EvictResult:
+    """One ``evict_folios`` call."""
+
+    scanned: int = 0
+    sorted: int = 0
+    isolated: int = 0
+    reclaimed: int = 0
+    activated: int = 0
+    kept: int = 0
+    look_arounds: int = 0
+    rmap_walks: int = 0
+
+
+class Eviction:
+    """The eviction half of MGLRU for one lruvec."""
+
+    def __init__(self, pt: PageTables, lruvec: Lruvec, aging: Aging, workingset: Workingset,
+                 notifiers: dict[int, SecondaryMmu | None], truth: GroundTruth,
+                 costs: CostConfig, swap_out_ns: float, *, look_around: bool = True,
+                 blind: bool = False) -> None:
+        self.pt = pt
+        self.lruvec = lruvec
+        self.aging = aging
+        self.workingset = workingset
+        self.notifiers = notifiers
+        self.truth = truth
+        self.costs = costs
+        self.swap_out_ns = swap_out_ns
+        self.look_around = look_around
+        self.blind = blind
+        self.mm_of_page = np.repeat(pt.mm_of_table, PTRS_PER_PTE)
+        self._order: IntArray = np.zeros(0, dtype=np.int64)
+        self._cursor = 0
+        self._key: tuple[int, int] = (-1, -1)
+
+    # --- scan_folios --------------------------------------------------------------------------
+    def _oldest(self, budget: int) -> tuple[IntArray, IntArray]:
+        """Up to ``budget`` candidates from the oldest list's tail, and their snapshot indices.
+
+        The snapshot is refreshed when ``min_seq`` changes, when folios were appended to a
+        list's tail, or when it is used up.
+        """
+        lv = self.lruvec
+        old_gen = lru_gen_from_seq(lv.min_seq)
+        key = (lv.min_seq, lv.list_version)
+        refreshed = False
+        while True:
+            if key != self._key or self._cursor >= len(self._order):
+                if refreshed:
+                    return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+                self._order = lv.list_members(old_gen)
+                self._cursor = 0
+                self._key = key
+                refreshed = True
+            raw = self._order[self._cursor:self._cursor + budget]
+            idx = np.flatnonzero(lv.lst[raw] == old_gen)
+            if len(idx):
+                return raw[idx], idx + self._cursor
+            self._cursor += len(raw)  # every folio of this stretch already left the list
+
+    def scan_folios(self, nr_to_scan: int, tier_idx: int, work: Work,
+                    res: EvictResult) -> IntArray:
+        """Sort or isolate folios from the oldest generation; returns the isolated pages."""
+        lv = self.lruvec
+        if lv.nr_gens == MIN_NR_GENS:
+            return np.zeros(0, dtype=np.int64)
+        old_gen = lru_gen_from_seq(lv.min_seq)
+        budget = min(nr_to_scan, MAX_LRU_BATCH)
+        cand, where = self._oldest(budget)
+        if len(cand) == 0:
+            return np.zeros(0, dtype=np.int64)
+        gen = lv.gen[cand]
+        refs, ws = lv.refs[cand], lv.workingset[cand]
+        tier = lru_tier_from_refs(refs, ws)
+        lazy = refs.astype(np.int64) + ws == _LAZY
+        promoted = gen != old_gen
+        protected = ~promoted & ((tier > tier_idx) | lazy)
+        isolate = ~promoted & ~protected
+        # Stop once MIN_LRU_BATCH folios are isolated (sequential semantics, vectorised).
+        n_iso = np.cumsum(isolate)
+        hit = np.flatnonzero(n_iso >= MIN_LRU_BATCH)
+        cut = int(hit[0]) + 1 if len(hit) else len(cand)
+        cand, gen, promoted, protected, isolate = (
+            cand[:cut], gen[:cut], promoted[:cut], protected[:cut], isolate[:cut])
+        tier, lazy = tier[:cut], lazy[:cut]
+        self._cursor = int(where[cut - 1]) + 1
+        # promoted: list_move to the head of the gen it was promoted to
+        p = cand[promoted]
+        lv._to_head(p, gen[promoted].astype(np.int64))
+        # protected: folio_inc_gen to min_seq + 1, counted unless lazily promoted
+        q = cand[protected]
+        new_gen = lv.folio_inc_gen(q)
+        lv._to_head(q, new_gen)
+        counted = protected & ~lazy
+        lv.protected += np.bincount(tier[counted], minlength=MAX_NR_TIERS)
+        iso = cand[isolate]
+        lv.del_folios(iso)
+        res.scanned += len(cand)
+        res.sorted += len(p) + len(q)
+        res.isolated += len(iso)
+        work.cpu_ns += len(cand) * self.costs.folio_sort_ns
+        return iso
+
+    # --- evict_folios -------------------------------------------------------------------------
+    def evict_folios(self, nr_to_scan: int, work: Work) -> EvictResult:
+        """One ``evict_folios`` call (anon only: ``get_type_to_scan`` is always anon)."""
+        res = EvictResult()
+        lv = self.lruvec
+        isolated = self.scan_folios(nr_to_scan, lv.get_tier_idx(), work, res)
+        if lv.try_to_inc_min_seq():
+            res.scanned += 1
+        if lv.min_seq + MIN_NR_GENS > lv.max_seq:
+            res.scanned = 0
+        if len(isolated) == 0:
+            return res
+        referenced = self._folio_referenced(isolated, work, res)
+        # lru_gen_folio_check_references: referenced → set_refs → ACTIVATE or KEEP.
+        ref_pages = isolated[referenced]
+        activate = lv.lru_gen_set_refs(ref_pages)
+        res.activated += int(activate.sum())
+        res.kept += int((~activate).sum())
+        if lv.max_seq - 1 == lv.min_seq:
+            # "don't add rejected folios to the oldest generation": PG_active, refs cleared
+            lv.refs[ref_pages] = 0
+        lv.add_folios(ref_pages)
+        self._reclaim(isolated[~referenced], work, res)
+        return res
+
+    def _folio_referenced(self, pages: IntArray, work: Work, res: EvictResult) -> np.ndarray:
+        """``folio_referenced`` for each isolated folio, in order (look-around is stateful)."""
+        pt = self.pt
+        res.rmap_walks += len(pages)
+        work.cpu_ns += len(pages) * (self.costs.rmap_walk_ns + self.costs.pte_scan_ns)
+        referenced = np.zeros(len(pages), dtype=bool)
+        mms = self.mm_of_page[pages]
+        for mm_id in np.unique(mms):
+            sel = np.flatnonzero(mms == mm_id)
+            notifier = self.notifiers.get(int(mm_id))
+            pv = pages[sel]
+            pyoung = pt.young[pv].copy()
+            pt.young[pv] = False
+            # per_page: ptep_clear_young_notify on the pivot; blind (pre-6.12): look-around on
+            # the primary bit, then ptep_clear_flush_young_notify asks the secondary MMU.
+            syoung = (np.zeros(len(pv), dtype=bool) if notifier is None
+                      else notifier.pivot_young(pv, work))
+            young = pyoung | syoung
+            referenced[sel] = young
+            self.truth.score(pv, young, "rmap")
+            # look-around starts from a young pivot: primary-young only when blind
+            trigger = pyoung if self.blind else young
+            if self.look_around:
+                for page in pv[trigger]:
+                    self.lru_gen_look_around(int(page), int(mm_id), notifier, work)
+                    res.look_arounds += 1
+        return referenced
+
+    def lru_gen_look_around(self, pivot: int, mm_id: int, notifier: SecondaryMmu | None,
+                            work: Work) -> None:
+        """Scan the ≤64 PTEs around a young pivot inside its PTE table and VMA."""
+        pt, lv = self.pt, self.lruvec
+        region = pt.region_of(mm_id)
+        table = pivot // PTRS_PER_PTE
+        start = max(table * PTRS_PER_PTE, region.start)
+        end = min(table * PTRS_PER_PTE + PTRS_PER_PTE - 1, region.end - 1) + 1
+        if end - start == 1:
+            return
+        if end - start > MIN_LRU_BATCH:
+            half = MIN_LRU_BATCH // 2
+            if pivot - start < half:
+                end = start + MIN_LRU_BATCH
+            elif end - pivot < half:
+                start = end - MIN_LRU_BATCH
+            else:
+                start, end = pivot - half, pivot + half
+        window = np.arange(start, end, dtype=np.int64)
+        work.cpu_ns += len(window) * self.costs.pte_scan_ns
+        on_lru = pt.present[window] & (lv.gen[window] >= 0)  # the isolated pivot is skipped
+        pyoung = pt.young[window]
+        consult = notifier is not None and notifier.examines_old_ptes and not self.blind
+        examined = on_lru & (pyoung | consult)
+        ex = window[examined]
+        pt.young[ex] = False
+        young = pyoung & examined
+        if consult and notifier is not None and len(ex):
+            young[examined] |= notifier.look_around_young(ex, work)
+        young_pages = window[young]
+        lv.folio_update_gen(young_pages)
+        work.cpu_ns += len(young_pages) * self.costs.gen_update_ns
+        self.truth.score(window[on_lru], young[on_lru], "look_around")
+        # feedback from rmap walkers to page table walkers
+        if (1 + len(young_pages)) * SUITABLE_TO_SCAN_N >= len(window):
+            work.cpu_ns += self.costs.bloom_ns
+            self.aging.bloom.update(lv.max_seq, pmd_item(mm_id, np.array([table])))
+
+    def _reclaim(self, pages: IntArray, work: Work, res: EvictResult) -> None:
+        """Unmap, swap out and leave shadow tokens (``shrink_folio_list`` success path)."""
+        if len(pages) == 0:
+            return
+        mms = self.mm_of_page[pages]
+        for mm_id in np.unique(mms):
+            notifier = self.notifiers.get(int(mm_id))
+            if notifier is not None:
+                notifier.invalidate_range(pages[mms == mm_id], work)
+        self.workingset.lru_gen_eviction(self.lruvec, pages)
+        self.pt.unmap_to_swap(pages)
+        work.cpu_ns += len(pages) * self.swap_out_ns
+        res.reclaimed += len(pages)

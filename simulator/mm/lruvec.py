@@ -1,0 +1,308 @@
+"""One MGLRU lruvec: generations, folio flags, list order and the PID controller's counters.
+
+Models ``struct lru_gen_folio`` (include/linux/mmzone.h) and the generation arithmetic of
+mm/vmscan.c and include/linux/mm_inline.h: ``max_seq``/``min_seq``, ``inc_max_seq``,
+``inc_min_seq``, ``try_to_inc_min_seq``, ``folio_update_gen`` (two-sighting promotion, 6.14+),
+``folio_inc_gen``, ``lru_gen_set_refs``, ``lru_gen_folio_seq``, ``read_ctrl_pos``,
+``reset_ctrl_pos``, ``positive_ctrl_err`` and ``get_tier_idx``.
+
+Per-folio state is kept in numpy arrays indexed by page (every folio is one 4 KiB page):
+
+- ``gen``: the generation field of folio->flags (``seq % MAX_NR_GENS``; -1 = not on an LRU list);
+- ``lst``/``pos``: which list the folio physically sits on and its place in it. Promotion by the
+  aging walk only rewrites ``gen``; the folio stays on its old list until ``sort_folio`` or
+  ``inc_min_seq`` meets it (the kernel's lazy sorting). ``pos`` orders a list: the head has the
+  largest value, eviction scans from the smallest (the tail);
+- ``refs``: ``folio_lru_refs()`` (0 = PG_referenced clear, else LRU_REFS field + 1) and
+  ``workingset`` (PG_workingset).
+
+Simplifications, stated where they matter: anonymous memory only (one type; ``min_seq`` is a
+scalar, swappiness is irrelevant, ``get_type_to_scan`` always answers anon); one zone; one memcg
+and one node, so the memcg LRU is not modelled; ``NR_HIST_GENS`` = 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.mm.constants import (
+    LRU_REFS_WIDTH,
+    MAX_LRU_BATCH,
+    MAX_NR_GENS,
+    MAX_NR_TIERS,
+    MIN_LRU_BATCH,
+    MIN_NR_GENS,
+)
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_LAZY = (1 << LRU_REFS_WIDTH) + 1
+"""refs + workingset of a folio being lazily promoted (not counted as protected)."""
+_HEAD0 = 1 << 40
+
+
+class InvariantError(AssertionError):
+    """An MGLRU invariant does not hold; the message names the invariant and a page."""
+
+
+def lru_gen_from_seq(seq: int) -> int:
+    """mm_inline.h: the list index of a sequence number."""
+    return seq % MAX_NR_GENS
+
+
+def lru_tier_from_refs(refs: npt.NDArray[np.int8], workingset: BoolArray) -> IntArray:
+    """mm_inline.h ``lru_tier_from_refs``: workingset → tier 3, else order_base_2(refs)."""
+    r = refs.astype(np.int64)
+    base = np.where(r <= 1, 0, np.where(r == 2, 1, 2))
+    return np.where(workingset, MAX_NR_TIERS - 1, base).astype(np.int64)
+
+
+class Lruvec:
+    """``struct lru_gen_folio`` plus the per-folio flag bits, for one memcg on one node."""
+
+    def __init__(self, nr_pages: int, now_ns: int = 0) -> None:
+        # lru_gen_init_lruvec(): max_seq = MIN_NR_GENS + 1, min_seq = 0.
+        self.max_seq = MIN_NR_GENS + 1
+        self.min_seq = 0
+        self.timestamps = np.full(MAX_NR_GENS, now_ns, dtype=np.int64)
+        self.nr_pages = np.zeros(MAX_NR_GENS, dtype=np.int64)
+        self.gen = np.full(nr_pages, -1, dtype=np.int8)
+        self.lst = np.full(nr_pages, -1, dtype=np.int8)
+        self.pos = np.zeros(nr_pages, dtype=np.int64)
+        self.refs = np.zeros(nr_pages, dtype=np.int8)
+        self.workingset = np.zeros(nr_pages, dtype=bool)
+        self._head = _HEAD0
+        self._tail = _HEAD0 - 1
+        # PID controller (NR_HIST_GENS == 1, one type): mm/vmscan.c struct ctrl_pos inputs.
+        self.avg_refaulted = np.zeros(MAX_NR_TIERS, dtype=np.int64)
+        self.avg_total = np.zeros(MAX_NR_TIERS, dtype=np.int64)
+        self.protected = np.zeros(MAX_NR_TIERS, dtype=np.int64)
+        self.evicted = np.zeros(MAX_NR_TIERS, dtype=np.int64)
+        self.refaulted = np.zeros(MAX_NR_TIERS, dtype=np.int64)
+        self.list_len = np.zeros(MAX_NR_GENS, dtype=np.int64)
+        """Folios physically on each list (promoted ones included), for list_empty()."""
+        self.list_version = 0
+        """Bumped whenever folios are appended to a list's tail (invalidates scan caches)."""
+
+    # --- geometry -----------------------------------------------------------------------------
+    @property
+    def nr_gens(self) -> int:
+        """get_nr_gens(): max_seq - min_seq + 1, always in [MIN_NR_GENS, MAX_NR_GENS]."""
+        return self.max_seq - self.min_seq + 1
+
+    def resident_pages(self) -> int:
+        return int(self.nr_pages.sum())
+
+    # --- list placement -----------------------------------------------------------------------
+    def _set_list(self, pages: IntArray, lst: int | IntArray) -> None:
+        old = self.lst[pages]
+        self.list_len -= np.bincount(old[old >= 0], minlength=MAX_NR_GENS)
+        self.lst[pages] = lst
+        new = self.lst[pages]
+        self.list_len += np.bincount(new[new >= 0], minlength=MAX_NR_GENS)
+
+    def _to_head(self, pages: IntArray, lst: int | IntArray) -> None:
+        k = len(pages)
+        self._set_list(pages, lst)
+        self.pos[pages] = self._head + np.arange(k, dtype=np.int64)
+        self._head += k
+
+    def _to_tail(self, pages: IntArray, lst: int) -> None:
+        # Appending in order: the first page given ends up nearest the tail (scanned first).
+        k = len(pages)
+        self._set_list(pages, lst)
+        self.pos[pages] = self._tail - np.arange(k - 1, -1, -1, dtype=np.int64) - k
+        self._tail -= 2 * k
+        self.list_version += 1
+
+    def add_folios(self, pages: IntArray, active: bool = True) -> None:
+        """``lru_gen_add_folio``: insert new folios at the head of their generation.
+
+        ``lru_gen_folio_seq``: a PG_active folio (every fault-in, ``lru_gen_in_fault``) goes to
+        ``max_seq - 1``, or ``max_seq`` with PG_workingset; an inactive anon folio not in the swap
+        cache also goes to ``max_seq - 1`` (``MIN_NR_GENS``), so anon always lands there.
+        """
+        if len(pages) == 0:
+            return
+        del active  # both cases give gen = MIN_NR_GENS - workingset for anon
+        seq = np.maximum(self.max_seq - MIN_NR_GENS + 1 + self.workingset[pages].astype(np.int64),
+                         self.min_seq)
+        gens = (seq % MAX_NR_GENS).astype(np.int8)
+        self.gen[pages] = gens
+        self.nr_pages += np.bincount(gens, minlength=MAX_NR_GENS)
+        self._to_head(pages, gens.astype(np.int64))
+
+    def del_folios(self, pages: IntArray) -> None:
+        """``lru_gen_del_folio`` (isolation): take folios off their lists."""
+        if len(pages) == 0:
+            return
+        self.nr_pages -= np.bincount(self.gen[pages], minlength=MAX_NR_GENS)
+        self.gen[pages] = -1
+        self._set_list(pages, -1)
+
+    # --- flag updates -------------------------------------------------------------------------
+    def folio_update_gen(self, pages: IntArray) -> tuple[int, int]:
+        """Aging-walk promotion of young folios, the 6.14+ two-sighting rule.
+
+        mm/vmscan.c ``folio_update_gen``: a folio with neither PG_referenced nor PG_workingset
+        only gets PG_referenced; otherwise its gen becomes ``gen(max_seq)``, PG_workingset is set
+        and the refs flags are cleared. The folio is not moved (lazy sorting). Returns
+        ``(first_sightings, promoted)``.
+        """
+        pages = pages[self.gen[pages] >= 0]
+        first = (self.refs[pages] == 0) & ~self.workingset[pages]
+        self.refs[pages[first]] = 1
+        rest = pages[~first]
+        new_gen = lru_gen_from_seq(self.max_seq)
+        old = self.gen[rest]
+        moved = old != new_gen
+        self.nr_pages -= np.bincount(old[moved], minlength=MAX_NR_GENS)
+        self.nr_pages[new_gen] += int(moved.sum())
+        self.gen[rest] = new_gen
+        self.workingset[rest] = True
+        self.refs[rest] = 0
+        return int(first.sum()), int(moved.sum())
+
+    def lru_gen_set_refs(self, pages: IntArray) -> BoolArray:
+        """mm/vmscan.c ``lru_gen_set_refs`` (rmap path): True = second sighting (activate).
+
+        First sighting sets PG_referenced only; a second one sets PG_workingset and clears the
+        refs flags.
+        """
+        first = (self.refs[pages] == 0) & ~self.workingset[pages]
+        self.refs[pages[first]] = 1
+        again = pages[~first]
+        self.workingset[again] = True
+        self.refs[again] = 0
+        return ~first
+
+    def folio_inc_gen(self, pages: IntArray) -> IntArray:
+        """``folio_inc_gen``: move oldest-gen folios to ``min_seq + 1``; keep promoted ones.
+
+        Clears the refs flags (not PG_workingset). Returns each folio's resulting gen.
+        """
+        old_gen = lru_gen_from_seq(self.min_seq)
+        gens = self.gen[pages].astype(np.int64)
+        stay = gens == old_gen
+        new_gen = (old_gen + 1) % MAX_NR_GENS
+        inc = pages[stay]
+        self.gen[inc] = new_gen
+        self.refs[inc] = 0
+        self.nr_pages[old_gen] -= len(inc)
+        self.nr_pages[new_gen] += len(inc)
+        gens[stay] = new_gen
+        return gens
+
+    # --- generations --------------------------------------------------------------------------
+    def list_members(self, lst: int) -> IntArray:
+        """Folios physically on list ``lst``, from the tail (scanned first) to the head."""
+        members = np.flatnonzero(self.lst == lst)
+        return members[np.argsort(self.pos[members], kind="stable")]
+
+    def inc_min_seq(self) -> None:
+        """``inc_min_seq``: empty the oldest list into the next generation, then bump min_seq.
+
+        Every folio on the oldest list goes through ``folio_inc_gen`` (a promoted folio keeps its
+        newer gen) and to the tail of its new list; each is counted as protected in its tier,
+        except folios being lazily promoted. The kernel does this ``MAX_LRU_BATCH`` folios per
+        lru_lock hold; the simulation does it in one step (same end state).
+        """
+        old_gen = lru_gen_from_seq(self.min_seq)
+        members = self.list_members(old_gen)
+        if len(members):
+            refs = self.refs[members].copy()
+            ws = self.workingset[members].copy()
+            new_gens = self.folio_inc_gen(members)
+            counted = refs.astype(np.int64) + ws != _LAZY
+            tiers = lru_tier_from_refs(refs[counted], ws[counted])
+            self.protected += np.bincount(tiers, minlength=MAX_NR_TIERS)
+            for g in np.unique(new_gens):
+                self._to_tail(members[new_gens == g], int(g))
+        self.reset_ctrl_pos(carryover=True)
+        self.min_seq += 1
+
+    def inc_max_seq(self, now_ns: int) -> None:
+        """``inc_max_seq``: open a new youngest generation (after ``inc_min_seq`` if full)."""
+        if self.nr_gens == MAX_NR_GENS:
+            self.inc_min_seq()
+        self.reset_ctrl_pos(carryover=False)
+        self.timestamps[lru_gen_from_seq(self.max_seq + 1)] = now_ns
+        self.max_seq += 1
+
+    def try_to_inc_min_seq(self) -> bool:
+        """``try_to_inc_min_seq``: skip empty oldest generations (keeping >= MIN_NR_GENS)."""
+        moved = False
+        while self.min_seq + MIN_NR_GENS <= self.max_seq:
+            if self.list_len[lru_gen_from_seq(self.min_seq)]:
+                break
+            self.reset_ctrl_pos(carryover=True)
+            self.min_seq += 1
+            moved = True
+        return moved
+
+    # --- PID controller -----------------------------------------------------------------------
+    def reset_ctrl_pos(self, carryover: bool) -> None:
+        """``reset_ctrl_pos`` with NR_HIST_GENS == 1: fold into the EMA, then clear."""
+        if not carryover:
+            return  # clear = NR_HIST_GENS > 1 is false: nothing to do at inc_max_seq
+        self.avg_refaulted = (self.avg_refaulted + self.refaulted) // 2
+        self.avg_total = (self.avg_total + self.protected + self.evicted) // 2
+        self.refaulted[:] = 0
+        self.evicted[:] = 0
+        self.protected[:] = 0
+
+    def read_ctrl_pos(self, tier: int, gain: int) -> tuple[int, int, int]:
+        """``read_ctrl_pos``: (refaulted, total, gain) of one tier, or all when tier == 4."""
+        tiers = slice(0, MAX_NR_TIERS) if tier == MAX_NR_TIERS else slice(tier, tier + 1)
+        refaulted = int((self.avg_refaulted[tiers] + self.refaulted[tiers]).sum())
+        total = int((self.avg_total[tiers] + self.protected[tiers] + self.evicted[tiers]).sum())
+        return refaulted, total, gain
+
+    @staticmethod
+    def positive_ctrl_err(sp: tuple[int, int, int], pv: tuple[int, int, int]) -> bool:
+        """True if the PV has few refaults or a lower refaulted/total than the SP."""
+        return pv[0] < MIN_LRU_BATCH or (
+            pv[0] * (sp[1] + MIN_LRU_BATCH) * sp[2] <= (sp[0] + 1) * pv[1] * pv[2])
+
+    def get_tier_idx(self) -> int:
+        """``get_tier_idx``: tiers above the returned index are protected from eviction."""
+        sp = self.read_ctrl_pos(0, 2)
+        tier = 1
+        while tier < MAX_NR_TIERS:
+            if not self.positive_ctrl_err(sp, self.read_ctrl_pos(tier, 3)):
+                break
+            tier += 1
+        return tier - 1
+
+    # --- invariants ---------------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        """Raise :class:`InvariantError` when the generation bookkeeping is broken."""
+        if not MIN_NR_GENS <= self.nr_gens <= MAX_NR_GENS:
+            raise InvariantError(f"nr_gens={self.nr_gens} outside [2, 4] "
+                                 f"(min_seq={self.min_seq}, max_seq={self.max_seq})")
+        on = self.gen >= 0
+        valid = {lru_gen_from_seq(s) for s in range(self.min_seq, self.max_seq + 1)}
+        bad = np.flatnonzero(on & ~np.isin(self.gen, list(valid)))
+        if len(bad):
+            raise InvariantError(f"page {bad[0]} in gen {self.gen[bad[0]]} outside "
+                                 f"[min_seq={self.min_seq}, max_seq={self.max_seq}]")
+        counts = np.bincount(self.gen[on], minlength=MAX_NR_GENS)
+        if not np.array_equal(counts, self.nr_pages):
+            raise InvariantError(f"nr_pages {self.nr_pages.tolist()} != folios per gen "
+                                 f"{counts.tolist()}")
+        if np.any((self.lst >= 0) != on):
+            page = int(np.flatnonzero((self.lst >= 0) != on)[0])
+            raise InvariantError(f"page {page}: on a list without a gen (or the reverse)")
+        if np.any(self.nr_pages < 0):
+            raise InvariantError(f"negative nr_pages {self.nr_pages.tolist()}")
+        if not np.array_equal(np.bincount(self.lst[on], minlength=MAX_NR_GENS), self.list_len):
+            raise InvariantError(f"list lengths {self.list_len.tolist()} are stale")
+        stray = on & ~np.isin(self.lst, list(valid))
+        if np.any(stray):
+            page = int(np.flatnonzero(stray)[0])
+            raise InvariantError(f"page {page} sits on list {self.lst[page]} of no live gen")
+
+
+__all__ = ["MAX_LRU_BATCH", "InvariantError", "Lruvec", "lru_gen_from_seq", "lru_tier_from_refs"]

@@ -1,0 +1,88 @@
+"""Primary (host) page tables: present / young / dirty / swapped bits per page, 512 per table.
+
+Models the leaf PTEs the MGLRU page-table walker (``walk_pte_range``) and the rmap walker
+(``folio_referenced_one``) read. Every simulated mm (the VMM process that maps guest memory, a
+host task) owns a contiguous, 2 MiB-aligned region of one flat page index space, so the page
+index doubles as PFN and as the virtual page number inside its mm, and ``page >> 9`` is the PTE
+table. Simplifications: one VMA per mm covering the whole region (look-around windows are
+clipped only by the PTE table); no THP, no non-leaf PMD A bit (it is disabled for mms with
+notifiers anyway, ``walk_pmd_range``); one memcg, one node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.mm.constants import PTRS_PER_PTE
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One mm's mapping: pages ``[start, start + pages)`` of the flat index space."""
+
+    mm_id: int
+    name: str
+    start: int
+    pages: int
+    has_notifiers: bool
+
+    @property
+    def end(self) -> int:
+        return self.start + self.pages
+
+
+def layout(sizes: list[tuple[str, int, bool]]) -> list[Region]:
+    """Place mms one after another, each starting on a PTE-table boundary."""
+    regions: list[Region] = []
+    start = 0
+    for mm_id, (name, pages, notifiers) in enumerate(sizes):
+        regions.append(Region(mm_id, name, start, pages, notifiers))
+        start += -(-pages // PTRS_PER_PTE) * PTRS_PER_PTE
+    return regions
+
+
+class PageTables:
+    """Leaf PTE bits of every mm, as flat numpy arrays indexed by page."""
+
+    def __init__(self, regions: list[Region]) -> None:
+        self.regions = regions
+        self.nr_pages = -(-regions[-1].end // PTRS_PER_PTE) * PTRS_PER_PTE if regions else 0
+        n = self.nr_pages
+        self.present: BoolArray = np.zeros(n, dtype=bool)
+        self.young: BoolArray = np.zeros(n, dtype=bool)
+        self.dirty: BoolArray = np.zeros(n, dtype=bool)
+        self.swapped: BoolArray = np.zeros(n, dtype=bool)
+        """A swap entry (not present); the page was evicted and may refault."""
+        self.nr_tables = n // PTRS_PER_PTE
+        self.table_allocated: BoolArray = np.zeros(self.nr_tables, dtype=bool)
+        """pmd_present(): the PTE table exists (some page in it was ever faulted in)."""
+        self.mm_of_table = np.full(self.nr_tables, -1, dtype=np.int8)
+        self.mapped: BoolArray = np.zeros(n, dtype=bool)
+        """Inside some mm's region (the tail of a region's last table is unmapped)."""
+        for r in regions:
+            self.mm_of_table[r.start // PTRS_PER_PTE: -(-r.end // PTRS_PER_PTE)] = r.mm_id
+            self.mapped[r.start:r.end] = True
+
+    def region_of(self, mm_id: int) -> Region:
+        return self.regions[mm_id]
+
+    def map_pages(self, pages: IntArray, write: BoolArray) -> None:
+        """Install present, young PTEs (a fault through gup/handle_mm_fault marks them young)."""
+        self.present[pages] = True
+        self.young[pages] = True
+        self.dirty[pages] |= write
+        self.swapped[pages] = False
+        self.table_allocated[pages // PTRS_PER_PTE] = True
+
+    def unmap_to_swap(self, pages: IntArray) -> None:
+        """try_to_unmap(): replace the PTEs with swap entries."""
+        self.present[pages] = False
+        self.young[pages] = False
+        self.dirty[pages] = False
+        self.swapped[pages] = True

@@ -1,0 +1,172 @@
+"""Runs scenarios and owns all file I/O (DESIGN §4: model code never touches files).
+
+A run folder ``<out>/<scenario>/<run_id>/`` holds ``summary.json``, ``summary.csv`` (one row),
+``passes.csv``, ``timeseries.csv``, ``lru_gen.txt`` and ``config.toml`` (the effective
+configuration, seed included), then a ``.complete`` marker written last. The folder is built
+under a temporary name and renamed into place, so a crash or Ctrl-C never leaves a half-written
+run folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.config import Scenario, to_toml
+from simulator.machine import Machine, RunData
+from simulator.metrics import (
+    PASS_COLUMNS,
+    SUMMARY_COLUMNS,
+    TIMESERIES_COLUMNS,
+    confusion_columns,
+    ratios,
+    work_columns,
+)
+
+COMPLETE_MARKER = ".complete"
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A finished run: its summary row and the frames behind it."""
+
+    summary: dict[str, Any]
+    passes: pd.DataFrame
+    timeseries: pd.DataFrame
+    lru_gen: str
+    config_toml: str
+
+
+def simulate(sc: Scenario) -> RunResult:
+    """Run one scenario in this process and build its tables (no file I/O)."""
+    t0 = time.perf_counter()
+    data = Machine(sc).run()
+    wall = time.perf_counter() - t0
+    return RunResult(
+        summary=summary_row(data, wall),
+        passes=pd.DataFrame(data.passes, columns=list(PASS_COLUMNS)),
+        timeseries=pd.DataFrame(data.timeseries, columns=list(TIMESERIES_COLUMNS)),
+        lru_gen="\n".join(data.lru_gen),
+        config_toml=to_toml(sc),
+    )
+
+
+def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
+    """The one-row summary: the contract columns of DESIGN §5 first, then extra ones."""
+    sc, c = data.scenario, data.counters
+    vm = sc.vm.enabled
+    accesses = c.accesses + c.host_task_accesses
+    total = data.truth.total
+    precision, recall, f1 = ratios(total)
+    work_calls = c.aging_work.notifier_calls + c.eviction_work.notifier_calls
+    misses = c.faults_first_touch + c.refaults
+    row: dict[str, Any] = {
+        "run_id": data.run_id,
+        "scenario": sc.name,
+        "seed": sc.sim.seed,
+        "backend": data.backend,
+        "notifier": sc.mglru.notifier if vm else None,
+        "aging_lock": data.aging_lock,
+        "workload": sc.workload.kind if vm else sc.task.workload.kind,
+        "vcpus": sc.vm.vcpus if vm else None,
+        "guest_pages": sc.guest_pages,
+        "host_pages": sc.host_pages,
+        "sim_time_ns": data.sim_time_ns,
+        "wall_time_s": wall_time_s,
+        "accesses": accesses,
+        "accesses_per_wall_s": accesses / wall_time_s if wall_time_s > 0 else None,
+        "aging_passes": c.aging_passes,
+        "aging_pass_mean_ns": c.aging_pass_ns / c.aging_passes if c.aging_passes else None,
+        "aging_cpu_ns": c.aging_cpu_ns,
+        "eviction_cpu_ns": c.eviction_cpu_ns,
+        "notifier_calls": work_calls if vm else None,
+        # Only the bitmap design (v3) makes bitmap calls or returns FAST/UNRELIABLE flags.
+        "notifier_calls_bitmap": None,
+        "notifier_fast": None,
+        "notifier_unreliable": None,
+        "mmu_lock_write_hold_ns": data.mmu_lock_write_hold_ns,
+        "vcpu_lock_wait_ns": c.vcpu_lock_wait_ns if vm else None,
+        "vcpu_wall_ns": c.vcpu_wall_ns if vm else None,
+        "tlb_flushes": (c.aging_work.tlb_flushes + c.eviction_work.tlb_flushes) if vm else None,
+        "faults_first_touch": c.faults_first_touch,
+        # x86 TDP with A/D bits never access-tracks SPTEs (only x86_tdp_noad does)
+        "faults_access_track": None,
+        "refaults": c.refaults,
+        "evictions": c.evictions,
+        "pgscan": c.pgscan,
+        "pgsteal": c.evictions,
+        "young_tp": total.tp,
+        "young_fp": total.fp,
+        "young_fn": total.fn,
+        "young_tn": total.tn,
+        "young_precision": precision,
+        "young_recall": recall,
+        "young_f1": f1,
+        "miss_ratio": misses / accesses if accesses else None,
+    }
+    assert tuple(row) == SUMMARY_COLUMNS
+    for source, conf in sorted(data.truth.by_source.items()):
+        row.update(confusion_columns(f"young_{source}", conf))
+    row.update(
+        refaults_recent=c.refaults_recent, pgrefill=c.pgrefill, activations=c.activations,
+        kept=c.kept, look_arounds=c.look_arounds, rmap_walks=c.rmap_walks,
+        tlb_misses=c.tlb_misses if vm else None,
+        vcpu_running_ns=c.vcpu_running_ns if vm else None,
+        vcpu_fault_ns=c.vcpu_fault_ns if vm else None,
+        vcpu_stall_ns=c.vcpu_stall_ns if vm else None,
+        aging_pass_total_ns=c.aging_pass_ns,
+    )
+    row.update(work_columns("aging", c.aging_work))
+    row.update(work_columns("eviction", c.eviction_work))
+    return row
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def write_run(result: RunResult, folder: Path) -> Path:
+    """Write a run folder atomically: build it beside ``folder``, then rename into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        summary = {k: _json_value(v) for k, v in result.summary.items()}
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        pd.DataFrame([result.summary]).to_csv(tmp / "summary.csv", index=False)
+        result.passes.to_csv(tmp / "passes.csv", index=False)
+        result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
+        (tmp / "lru_gen.txt").write_text(result.lru_gen)
+        (tmp / "config.toml").write_text(result.config_toml)
+        (tmp / COMPLETE_MARKER).write_text("ok\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+def run_folder(out: Path, sc: Scenario, summary: dict[str, Any]) -> Path:
+    return Path(out) / sc.name / str(summary["run_id"])
+
+
+def run_one(sc: Scenario, out: Path) -> tuple[RunResult, Path]:
+    """Simulate ``sc`` and write its run folder under ``out``."""
+    result = simulate(sc)
+    folder = write_run(result, run_folder(out, sc, result.summary))
+    return result, folder

@@ -1,0 +1,216 @@
+"""The workload interface and the machinery every generator shares.
+
+A *workload* models what a guest's vCPUs (or the host task) do with memory: an endless stream of
+page touches, each a read or a write. The simulator pulls touches in batches (one batch per
+vCPU quantum), so a workload is a set of independent *streams*, one per vCPU or host task,
+and :meth:`Workload.next_batch` returns the next ``n`` touches of one stream as numpy arrays.
+
+What it models: the page index touched (within a region of ``pages`` pages, of which only
+``K = max(1, int(pages * footprint))`` are ever touched) and whether the touch writes.
+
+What it simplifies: a touch is one access to one 4 KiB page; there are no cache lines, no huge
+pages, no access sizes, and no timing (``think_ns`` is applied by the simulator, not here).
+Whether a touch writes is an independent Bernoulli(``write_fraction``) draw, as in
+memstress's ``guest_random_u32() % 100 < write_percent``.
+
+Randomness: every stream owns its own :class:`numpy.random.Generator`, derived from the
+workload's :class:`numpy.random.SeedSequence` and the stream index alone (see
+:func:`derive_seed`), so a stream's touches depend only on ``(seed, stream)``: never on the
+order in which the simulator's processes happen to call the streams, nor on how many streams
+exist (except the sequential workload's start offsets, which are defined by the stream count).
+The page placement (the ``scatter`` permutation) has its own derived seed, likewise
+independent of the number of streams. Pass a seed that nothing else spawns children from.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.config import WorkloadConfig
+
+PageArray = npt.NDArray[np.int64]
+"""Page indices, ``int64``, each in ``[0, pages)``."""
+
+WriteArray = npt.NDArray[np.bool_]
+"""Per-touch write flags."""
+
+Batch = tuple[PageArray, WriteArray]
+
+STREAM_KEY = 0
+"""``spawn_key`` namespace of the per-stream generators: stream ``i`` uses ``(..., 0, i)``."""
+
+PLACEMENT_KEY = 1
+"""``spawn_key`` namespace of the rank->page permutation: ``(..., 1)``."""
+
+
+@runtime_checkable
+class Workload(Protocol):
+    """A page-access generator with independent per-stream state.
+
+    Implementations are constructed as ``cls(cfg, pages, streams, seed)`` (the signature the
+    registry in :mod:`workloads` relies on) and must be deterministic in ``seed``.
+    """
+
+    name: ClassVar[str]
+    """Registry key; equals ``[workload] kind`` in a scenario file."""
+
+    description: ClassVar[str]
+    """One line for ``mglru-sim list workloads``."""
+
+    pages: int
+    """Size of the region the workload indexes into; every page returned is in ``[0, pages)``."""
+
+    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+                 seed: np.random.SeedSequence) -> None: ...
+
+    def next_batch(self, stream: int, n: int) -> Batch:
+        """The next ``n`` touches of ``stream`` (``0 <= stream < streams``).
+
+        Returns ``(pages, writes)``: an ``int64`` array of page indices in ``[0, pages)`` and a
+        ``bool`` array, both of length ``n``. Successive calls continue the stream.
+        """
+        ...
+
+
+def derive_seed(seed: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
+    """The child of ``seed`` at ``spawn_key + key``, computed statelessly.
+
+    Unlike :meth:`numpy.random.SeedSequence.spawn` this does not advance ``seed``'s child
+    counter, so the result depends only on ``(seed.entropy, seed.spawn_key, key)``.
+    """
+    return np.random.SeedSequence(
+        entropy=seed.entropy,
+        spawn_key=(*seed.spawn_key, *key),
+        pool_size=seed.pool_size,
+    )
+
+
+def stream_generators(seed: np.random.SeedSequence, streams: int) -> list[np.random.Generator]:
+    """One independent PCG64 generator per stream, stream ``i`` seeded at ``(STREAM_KEY, i)``."""
+    return [np.random.default_rng(derive_seed(seed, STREAM_KEY, i)) for i in range(streams)]
+
+
+def footprint_size(pages: int, footprint: float) -> int:
+    """``K``, the number of distinct pages the workload touches: ``max(1, int(pages * fp))``."""
+    return min(pages, max(1, int(pages * footprint)))
+
+
+def placement(seed: np.random.SeedSequence, pages: int, k: int,
+              scatter: bool) -> PageArray | None:
+    """The rank->page map: ``None`` for the identity (rank ``r`` -> page ``r - 1``), else the
+    first ``k`` entries of a seeded random permutation of the region's ``pages`` pages."""
+    if not scatter:
+        return None
+    rng = np.random.default_rng(derive_seed(seed, PLACEMENT_KEY))
+    perm = rng.permutation(pages).astype(np.int64, copy=False)
+    # Copy the prefix so the (possibly much larger) full permutation can be freed.
+    return perm if k == pages else perm[:k].copy()
+
+
+def check_config(cfg: WorkloadConfig, pages: int, streams: int) -> None:
+    """Range checks for values that did not come through ``load_scenario``. Raises ValueError."""
+    if operator.index(pages) < 1:
+        raise ValueError(f"a workload needs at least one page, got pages={pages}")
+    if operator.index(streams) < 1:
+        raise ValueError(f"a workload needs at least one stream, got streams={streams}")
+    if not (math.isfinite(cfg.theta) and cfg.theta >= 0.0):
+        raise ValueError(f"workload theta must be a finite number >= 0, got {cfg.theta!r}")
+    if not 0.0 < cfg.footprint <= 1.0:
+        raise ValueError(f"workload footprint must be in (0, 1], got {cfg.footprint!r}")
+    if not 0.0 <= cfg.write_fraction <= 1.0:
+        raise ValueError(
+            f"workload write_fraction must be in [0, 1], got {cfg.write_fraction!r}")
+
+
+class StreamWorkload:
+    """Shared implementation: argument checks, per-stream generators and write flags.
+
+    Subclasses set ``name``/``description`` and implement :meth:`_touch`, which draws the page
+    indices of one batch (from ``rng`` if random). The write flags are drawn afterwards from
+    the same generator, always (even for ``write_fraction`` 0 or 1), so the page sequence of a
+    seed does not depend on ``write_fraction``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+                 seed: np.random.SeedSequence) -> None:
+        check_config(cfg, pages, streams)
+        self.pages: int = int(pages)
+        self.streams: int = int(streams)
+        self.footprint_pages: int = footprint_size(self.pages, cfg.footprint)  # K
+        self.write_fraction: float = float(cfg.write_fraction)
+        self._rngs = stream_generators(seed, self.streams)
+
+    def next_batch(self, stream: int, n: int) -> Batch:
+        stream = operator.index(stream)
+        n = operator.index(n)
+        if not 0 <= stream < self.streams:
+            raise ValueError(f"stream {stream} out of range: this workload has "
+                             f"{self.streams} stream(s)")
+        if n < 0:
+            raise ValueError(f"batch size must be >= 0, got {n}")
+        rng = self._rngs[stream]
+        touched = self._touch(stream, rng, n)
+        writes = rng.random(n) < self.write_fraction
+        return touched, writes
+
+    def _touch(self, stream: int, rng: np.random.Generator, n: int) -> PageArray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(pages={self.pages}, "
+                f"footprint_pages={self.footprint_pages}, streams={self.streams}, "
+                f"write_fraction={self.write_fraction})")
+
+
+class RankedWorkload(StreamWorkload):
+    """A workload that draws 0-based *ranks* in ``[0, K)`` and places them on pages.
+
+    With ``scatter`` the ranks land on a seeded random permutation of the region (so hot pages
+    are spread over page tables, PMDs and Bloom-filter slots as in a real guest); without it
+    rank ``r`` (1-based) is page ``r - 1``.
+    """
+
+    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+                 seed: np.random.SeedSequence) -> None:
+        super().__init__(cfg, pages, streams, seed)
+        self.scatter: bool = bool(cfg.scatter)
+        self._map = placement(seed, self.pages, self.footprint_pages, self.scatter)
+
+    def page_of_rank(self, ranks: npt.ArrayLike) -> PageArray:
+        """The pages of 0-based ranks (``0`` is the hottest for zipf). Raises IndexError."""
+        r = np.asarray(ranks, dtype=np.int64)
+        if r.size and (r.min() < 0 or r.max() >= self.footprint_pages):
+            raise IndexError(f"ranks must be in [0, {self.footprint_pages})")
+        return r.copy() if self._map is None else self._map[r]
+
+    def _ranks(self, rng: np.random.Generator, n: int) -> PageArray:
+        raise NotImplementedError
+
+    def _touch(self, stream: int, rng: np.random.Generator, n: int) -> PageArray:
+        ranks = self._ranks(rng, n)
+        return ranks if self._map is None else self._map[ranks]
+
+
+__all__ = [
+    "PLACEMENT_KEY",
+    "STREAM_KEY",
+    "Batch",
+    "PageArray",
+    "RankedWorkload",
+    "StreamWorkload",
+    "Workload",
+    "WriteArray",
+    "check_config",
+    "derive_seed",
+    "footprint_size",
+    "placement",
+    "stream_generators",
+]
