@@ -123,7 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list backends, workloads, scenarios or scenario keys")
     ls.add_argument("what", choices=("backends", "workloads", "scenarios", "keys"))
     ls.set_defaults(func=_cmd_list)
+
+    # Further commands live in their own modules, each with register(subparsers).
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return p
+
+
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules that add subcommands: each defines ``register(subparsers)`` and sets ``func``."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
