@@ -21,10 +21,13 @@ class Work:
     """kvm->mmu_lock write acquisitions made (each is a separate acquire/release)."""
     write_hold_ns: float = 0.0
     """Total time the write lock was held across those acquisitions."""
+    read_locks: int = 0
+    """kvm->mmu_lock read acquisitions made by aging (arm64 v3)."""
     notifier_calls: int = 0
     notifier_calls_bitmap: int = 0
     notifier_fast: int = 0
     notifier_unreliable: int = 0
+    notifier_fast_failed: int = 0
     tlb_flushes: int = 0
 
     def add(self, other: Work) -> None:

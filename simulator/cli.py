@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("simulator.sweepcmd", "simulator.plotcmd")
 """Modules that add subcommands: each defines ``register(subparsers)`` and sets ``func``."""
 
 

@@ -103,9 +103,15 @@ class VmConfig:
     enabled: bool = _f(True, doc="false: no VM, MGLRU with the host task alone")
     memory: int = _f(4 * 2**30, size=True, lo=PAGE_SIZE * 512, doc="guest memory")
     vcpus: int = _f(8, lo=1, hi=1024, doc="vCPUs, one SimPy process each")
-    backend: str = _f("x86_tdp", choices=("x86_tdp",), doc="KVM MMU backend")
-    aging_lock: str = _f("auto", choices=("auto", "write", "none"),
-                         doc="mmu_lock mode of KVM aging; auto = upstream for the backend")
+    backend: str = _f("x86_tdp",
+                      choices=("x86_tdp", "x86_tdp_noad", "x86_shadow", "arm64", "generic"),
+                      doc="KVM MMU backend (mglru-sim list backends)")
+    aging_lock: str = _f("auto", choices=("auto", "write", "read", "none", "rmap"),
+                         doc="mmu_lock mode of KVM aging; auto = upstream (6.15) for the backend")
+    hw_af: bool = _f(True, doc="arm64 only: hardware Access Flag (false: access-flag faults)")
+    tlb_flush_on_age: bool = _f(False, doc="flush TLBs when aging finds young (pre-6.13 x86)")
+    lock_model: str = _f("fast", choices=("fast", "fine"),
+                         doc="mmu_lock contention: fast (analytic) or fine (event per lock)")
     tlb_entries: int = _f(1536, lo=0, hi=1 << 20, doc="per-vCPU TLB entries (0: no TLB)")
     quantum_accesses: int = _f(1024, lo=1, hi=1 << 20,
                                doc="page touches per vCPU step (bounds reordering error)")
@@ -123,8 +129,12 @@ class TaskConfig:
 class MglruConfig:
     """``[mglru]``: the aging engine and how it consults secondary MMUs."""
 
-    notifier: str = _f("per_page", choices=("blind", "per_page"),
-                       doc="how aging consults KVM: blind (<6.12) | per_page (6.12+)")
+    notifier: str = _f("per_page", choices=("blind", "per_page", "bitmap", "fast_only"),
+                       doc="how MGLRU consults KVM: blind (<6.12), per_page (6.12+), "
+                           "bitmap (v3), fast_only (v5-v7)")
+    unreliable_fallback: str = _f("blind", choices=("blind", "per_page"),
+                                  doc="bitmap design: what the caller does on "
+                                      "MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE")
     aging: str = _f("reclaim", choices=("reclaim", "interval", "back_to_back"),
                     doc="who triggers aging: reclaim only, a proactive ager, or back-to-back")
     aging_interval_ms: float = _f(1000.0, lo=0.001, hi=3.6e6, doc="proactive aging period")
@@ -252,6 +262,8 @@ def _check_cross(sc: Scenario, source: str) -> None:
         raise ConfigError(source, "vm.memory", "must be a multiple of 2MiB (whole PTE tables)")
     if sc.task.memory % PAGE_SIZE:
         raise ConfigError(source, "task.memory", "must be a multiple of 4KiB")
+    if sc.vm.enabled and not sc.vm.hw_af and sc.vm.backend != "arm64":
+        raise ConfigError(source, "vm.hw_af", "only arm64 has a software Access Flag mode")
     if sc.vm.enabled and sc.vm.aging_lock != "auto":
         from simulator.kvm.backends import BACKENDS
 

@@ -65,9 +65,23 @@ class CostConfig:
     fault_first_touch_ns: float = _c(
         6000.0, "[derived] EPT violation + gup + SPTE install: 'Populating memory' 1.4-1.9 s "
         "per 1 GiB per vCPU at 16-32 vCPUs = 5.5-7.4 us/page (patch-series §8)")
-    fault_read_hold_ns: float = _c(
-        300.0, "[estimate] time a TDP MMU fault holds mmu_lock for read (kvm_tdp_mmu_map): "
-        "a small part of the fault; 'page faults are so slow ... dwarfed by the base cost'")
+    fault_lock_hold_ns: float = _c(
+        300.0, "[estimate] time a fault holds mmu_lock (for read on the TDP MMU and arm64, for "
+        "write on the shadow MMU): a small part of the fault; 'page faults are so slow ... "
+        "dwarfed by the base cost' (kvm-tdp-mmu-atomicity-fix merge)")
+    fault_access_track_ns: float = _c(
+        1150.0, "[derived] x86 A/D-disabled access-tracking fault restored by the lockless "
+        "fast_page_fault: 'Writing to idle memory' 0.302 s for 262,144 pages per vCPU "
+        "(64 vCPUs, 2021 baseline, patch-series §5.10)")
+    fault_access_flag_ns: float = _c(
+        1150.0, "[estimate] arm64 access-flag fault (handle_access_fault, stage-2 mkyoung "
+        "under mmu_lock read): taken equal to the x86 fast fault, no arm64 figure published")
+    shadow_rmap_ns: float = _c(
+        20.0, "[estimate] shadow MMU aging per gfn: memslot rmap head lookup and the "
+        "pte_list walk (kvm_rmap_age_gfn_range) on top of the SPTE test-and-clear")
+    rmap_lock_ns: float = _c(
+        5.0, "[estimate] per-rmap lock of lockless shadow-MMU aging (6.15, "
+        "kvm_rmap_lock_readonly): one uncontended cmpxchg")
     zap_ns: float = _c(
         300.0, "[estimate] kvm_mmu_notifier_invalidate_range_start for one 4 KiB page: "
         "write lock + zap one leaf SPTE (tdp_mmu_zap_leafs), remote flush excluded")
@@ -82,8 +96,11 @@ class CostConfig:
     swap_out_ssd_ns: float = _c(
         20000.0, "[estimate] kswapd share of a 4 KiB swap write (bio submission, batched)")
     tlb_flush_ns: float = _c(
-        3000.0, "[estimate] remote TLB flush broadcast (IPI round trip); no per-flush figure "
-        "was published (patch-series §8)")
+        3000.0, "[estimate] remote TLB flush broadcast (IPI round trip) paid by the flusher; "
+        "no per-flush figure was published (patch-series §8)")
+    tlb_flush_vcpu_ns: float = _c(
+        1000.0, "[estimate] a running vCPU's share of a remote flush: VM exit for the IPI, "
+        "flush, re-entry (the refills are charged as TLB misses)")
 
     def swap_in_ns(self, device: str) -> float:
         """Swap-in latency for the ``[host] swap`` device."""

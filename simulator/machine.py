@@ -37,8 +37,8 @@ import simpy
 from simulator.accounting import Work
 from simulator.config import Scenario, to_toml
 from simulator.kvm.backends import KvmBackend, make_backend
-from simulator.kvm.mmu_lock import MmuLock
-from simulator.kvm.notifier import KvmNotifier
+from simulator.kvm.mmu_lock import FastLock, LockModel
+from simulator.kvm.notifier import KvmAgingOps, make_design
 from simulator.kvm.tlb import Tlbs
 from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
@@ -80,6 +80,7 @@ class RunData:
     mmu_lock_write_hold_ns: float | None = None
     backend: str | None = None
     aging_lock: str | None = None
+    young_via_fault: bool = False
 
 
 class Machine:
@@ -104,15 +105,16 @@ class Machine:
         self.backend: KvmBackend | None = None
         self.vm_workload: Workload | None = None
         if sc.vm.enabled:
-            self.backend = make_backend(sc.vm.backend, sc.guest_pages, sc.vm.aging_lock, sc.costs)
+            self.backend = make_backend(sc.vm.backend, sc.guest_pages, sc.vm.aging_lock,
+                                        sc.costs, hw_af=sc.vm.hw_af)
             self.tlbs = Tlbs(sc.vm.vcpus, sc.vm.tlb_entries)
-            self.lock = MmuLock(sc.vm.vcpus)
-            self.notifiers[self.mm_ids[VM_MM]] = KvmNotifier(self.backend, self.tlbs,
-                                                             sc.mglru.notifier)
+            ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=sc.vm.tlb_flush_on_age)
+            self.notifiers[self.mm_ids[VM_MM]] = make_design(
+                sc.mglru.notifier, ops, sc.mglru.unreliable_fallback)
             self.vm_workload = make_workload(sc.workload, sc.guest_pages, sc.vm.vcpus,
                                              self.streams.seed_sequence("workload.vm0"))
-        else:
-            self.lock = MmuLock(1)
+        self.kswapd_actor = sc.vm.vcpus if sc.vm.enabled else 0
+        self.lock: LockModel = self._lock_model(self.kswapd_actor + 1)
         self.task_workload: Workload | None = None
         if sc.task_pages:
             self.task_workload = make_workload(sc.task.workload, sc.task_pages, 1,
@@ -121,8 +123,7 @@ class Machine:
                            walk_mmu=sc.mglru.walk_mmu, bloom_filter=sc.mglru.bloom_filter)
         self.eviction = Eviction(
             self.pt, self.lruvec, self.aging, self.workingset, self.notifiers, self.truth,
-            sc.costs, sc.costs.swap_out_ns(sc.host.swap), look_around=sc.mglru.look_around,
-            blind=sc.mglru.notifier == "blind")
+            sc.costs, sc.costs.swap_out_ns(sc.host.swap), look_around=sc.mglru.look_around)
         limit = sc.host_pages
         self.limit_pages = limit
         self.wake_pages = int(limit * (1.0 - sc.host.wmark_low))
@@ -131,6 +132,12 @@ class Machine:
         self.memory_freed = self.env.event()
         self.aging_done: simpy.Event | None = None
         self.data = RunData(sc, run_id_of(sc), self.counters, self.truth)
+
+    def _lock_model(self, actors: int) -> LockModel:
+        if self.sc.vm.lock_model == "fine":
+            from simulator.kvm.mmu_lock_fine import FineLock
+            return FineLock(self.env, actors)
+        return FastLock(self.env, actors)
 
     # --- helpers ------------------------------------------------------------------------------
     def now(self) -> int:
@@ -160,34 +167,38 @@ class Machine:
         backend, wl = self.backend, self.vm_workload
         fault_cost = costs.fault_first_touch_ns
         swap_in = costs.swap_in_ns(sc.host.swap)
+        hold = costs.fault_lock_hold_ns
         while True:
             pages, writes = wl.next_batch(v, sc.vm.quantum_accesses)
-            q = run_quantum(v, pages, writes, backend.sptes, self.tlbs)
+            q = run_quantum(v, pages, writes, backend.sptes, self.tlbs,
+                            backend.young_via_fault)
             fr = handle_faults(self.pt, self.lruvec, self.workingset, q.fault_pages,
                                q.fault_writes)
             backend.sptes.map(q.fault_pages, q.fault_writes)
             self.tlbs.fill(v, q.fault_pages)
             self.truth.record_access(pages)
             running = q.accesses * (sc.workload.think_ns + costs.access_ns) \
-                + q.tlb_misses * costs.tlb_miss_ns
-            faulting = len(q.fault_pages) * fault_cost + fr.swap_in * swap_in
+                + q.tlb_misses * costs.tlb_miss_ns + self.tlbs.take_ipi_debt(v)
             nfaults = len(q.fault_pages)
-            hold = costs.fault_read_hold_ns
-            if backend.fault_lock == "write":
-                # a write-locked fault excludes aging like a writer (x86 shadow MMU)
-                wait = self.lock.writer_step(self.now(), nfaults, nfaults * hold,
-                                             running + faulting)
-            else:
-                wait = self.lock.reader_step(v, self.now(), nfaults, hold, running + faulting)
+            faulting = nfaults * fault_cost + fr.swap_in * swap_in \
+                + q.access_faults * backend.access_fault_ns
+            locks = nfaults + (q.access_faults
+                               if backend.access_fault_lock == backend.fault_lock else 0)
             c.accesses += q.accesses
             c.tlb_misses += q.tlb_misses
             c.faults_first_touch += fr.first_touch
+            c.faults_access_track += q.access_faults
             c.refaults += fr.swap_in
             c.refaults_recent += fr.refault_recent
             c.vcpu_running_ns += running
             c.vcpu_fault_ns += faulting
+            if backend.fault_lock == "write":
+                c.fault_write_hold_ns += locks * hold
+            wait = yield from self.lock.step(v, "fault", backend.fault_lock, running + faulting,
+                                             locks, hold)
             c.vcpu_lock_wait_ns += wait
-            yield self.env.timeout(max(1, round(running + faulting + wait)))
+            for kind, w in self.lock.last_wait_by_kind.items():
+                c.vcpu_lock_wait_by[kind] = c.vcpu_lock_wait_by.get(kind, 0.0) + w
             stall = yield from self._after_faults()
             c.vcpu_stall_ns += stall
 
@@ -232,12 +243,9 @@ class Machine:
             except StopIteration as stop:
                 result: WalkResult = stop.value
                 break
-            wait = self.lock.writer_step(self.now(), work.write_locks, work.write_hold_ns,
-                                         work.cpu_ns)
+            wait = yield from self._kswapd_step("aging", work)
             wait_total += wait
-            duration = work.cpu_ns + wait
-            self.counters.aging_cpu_ns += duration
-            yield self.env.timeout(max(1, round(duration)))
+            self.counters.aging_cpu_ns += work.cpu_ns + wait
         c = self.counters
         c.aging_work.add(result.work)
         end = self.now()
@@ -274,16 +282,25 @@ class Machine:
         c.kept += res.kept
         c.look_arounds += res.look_arounds
         c.rmap_walks += res.rmap_walks
-        wait = self.lock.writer_step(self.now(), work.write_locks, work.write_hold_ns,
-                                     work.cpu_ns)
-        duration = work.cpu_ns + wait
-        c.eviction_cpu_ns += duration
         self._check()
         if res.reclaimed:
             freed, self.memory_freed = self.memory_freed, self.env.event()
             freed.succeed()
-        yield self.env.timeout(max(1, round(duration)))
+        wait = yield from self._kswapd_step("eviction", work)
+        c.eviction_cpu_ns += work.cpu_ns + wait
         return res.scanned, res.reclaimed
+
+    def _kswapd_step(self, kind: str, work: Work) -> Generator[simpy.Event, Any, float]:
+        """Time a kswapd step through the lock model; returns its lock wait."""
+        if work.write_locks:
+            mode, n, hold = "write", work.write_locks, work.write_hold_ns / work.write_locks
+        elif work.read_locks:
+            mode, n, hold = "read", work.read_locks, self.sc.costs.mmu_lock_ns
+        else:
+            mode, n, hold = "none", 0, 0.0
+        wait: float = yield from self.lock.step(self.kswapd_actor, kind, mode, work.cpu_ns, n,
+                                                hold)
+        return wait
 
     def set_initial_priority(self, nr_to_reclaim: int) -> int:
         """``set_initial_priority``: (reclaimable >> priority) ≈ nr_to_reclaim, in [6, 12]."""
@@ -391,8 +408,12 @@ class Machine:
         self.data.sim_time_ns = end
         if sc.vm.enabled:
             assert self.backend is not None
-            self.data.mmu_lock_write_hold_ns = self.lock.write_hold_ns_total
+            c = self.counters
+            self.data.mmu_lock_write_hold_ns = (c.aging_work.write_hold_ns
+                                                + c.eviction_work.write_hold_ns
+                                                + c.fault_write_hold_ns)
             self.data.backend = sc.vm.backend
             self.data.aging_lock = self.backend.aging_lock
+            self.data.young_via_fault = self.backend.young_via_fault
         self._check()
         return self.data

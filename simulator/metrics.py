@@ -50,6 +50,7 @@ class Counters:
     host_task_accesses: int = 0
     tlb_misses: int = 0
     faults_first_touch: int = 0
+    faults_access_track: int = 0
     refaults: int = 0
     refaults_recent: int = 0
     evictions: int = 0
@@ -67,6 +68,9 @@ class Counters:
     vcpu_fault_ns: float = 0.0
     vcpu_lock_wait_ns: float = 0.0
     vcpu_stall_ns: float = 0.0
+    vcpu_lock_wait_by: dict[str, float] = field(default_factory=dict)
+    """vCPU lock wait split by what held the lock: aging, eviction, fault, readers."""
+    fault_write_hold_ns: float = 0.0
     aging_work: Work = field(default_factory=Work)
     eviction_work: Work = field(default_factory=Work)
 

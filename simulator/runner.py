@@ -68,6 +68,13 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
     total = data.truth.total
     precision, recall, f1 = ratios(total)
     work_calls = c.aging_work.notifier_calls + c.eviction_work.notifier_calls
+
+    def work_sum(name: str) -> int:
+        return int(getattr(c.aging_work, name) + getattr(c.eviction_work, name))
+
+    design = sc.mglru.notifier
+    bitmap = vm and design == "bitmap"
+    fast_flags = vm and design in ("bitmap", "fast_only")
     misses = c.faults_first_touch + c.refaults
     row: dict[str, Any] = {
         "run_id": data.run_id,
@@ -89,17 +96,18 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         "aging_cpu_ns": c.aging_cpu_ns,
         "eviction_cpu_ns": c.eviction_cpu_ns,
         "notifier_calls": work_calls if vm else None,
-        # Only the bitmap design (v3) makes bitmap calls or returns FAST/UNRELIABLE flags.
-        "notifier_calls_bitmap": None,
-        "notifier_fast": None,
-        "notifier_unreliable": None,
+        # Only v3 (bitmap) makes bitmap calls and returns UNRELIABLE; v3 and v5-v7
+        # (fast_only) report "fast" young; upstream designs return plain 0/1.
+        "notifier_calls_bitmap": work_sum("notifier_calls_bitmap") if bitmap else None,
+        "notifier_fast": work_sum("notifier_fast") if fast_flags else None,
+        "notifier_unreliable": work_sum("notifier_unreliable") if bitmap else None,
         "mmu_lock_write_hold_ns": data.mmu_lock_write_hold_ns,
         "vcpu_lock_wait_ns": c.vcpu_lock_wait_ns if vm else None,
         "vcpu_wall_ns": c.vcpu_wall_ns if vm else None,
         "tlb_flushes": (c.aging_work.tlb_flushes + c.eviction_work.tlb_flushes) if vm else None,
         "faults_first_touch": c.faults_first_touch,
-        # x86 TDP with A/D bits never access-tracks SPTEs (only x86_tdp_noad does)
-        "faults_access_track": None,
+        # only backends without hardware A bits take access-tracking / access-flag faults
+        "faults_access_track": c.faults_access_track if data.young_via_fault else None,
         "refaults": c.refaults,
         "evictions": c.evictions,
         "pgscan": c.pgscan,
@@ -124,7 +132,14 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         vcpu_fault_ns=c.vcpu_fault_ns if vm else None,
         vcpu_stall_ns=c.vcpu_stall_ns if vm else None,
         aging_pass_total_ns=c.aging_pass_ns,
+        notifier_fast_failed=work_sum("notifier_fast_failed") if design == "fast_only" and vm
+        else None,
+        unreliable_fallback=sc.mglru.unreliable_fallback if bitmap else None,
+        tlb_flush_on_age=sc.vm.tlb_flush_on_age if vm else None,
+        lock_model=sc.vm.lock_model if vm else None,
     )
+    for kind in ("aging", "eviction", "fault", "readers"):
+        row[f"vcpu_lock_wait_{kind}_ns"] = c.vcpu_lock_wait_by.get(kind, 0.0) if vm else None
     row.update(work_columns("aging", c.aging_work))
     row.update(work_columns("eviction", c.eviction_work))
     return row

@@ -1,17 +1,38 @@
-"""KVM's mmu_notifier subscription, as consulted by MGLRU under each notifier design.
+"""KVM's mmu_notifier aging ops and the four notifier designs MGLRU can consult them with.
 
-Implements :class:`simulator.mm.notify.SecondaryMmu` for one VM (virt/kvm/kvm_main.c
-``kvm_mmu_notifier_clear_young`` / ``clear_flush_young`` / ``invalidate_range_start``), for the
-designs of DESIGN §2:
+:class:`KvmAgingOps` is KVM's side (virt/kvm/kvm_main.c ``kvm_mmu_notifier_test_young`` /
+``clear_young`` / ``clear_flush_young``) with the v3 bitmap API of "[PATCH v3 1/7] mm: Add a
+bitmap into mmu_notifier_{clear,test}_young" (the seed mail): ``test_young(start, end, bitmap)``
+and ``clear_young(start, end, bitmap)`` over at most 64 pages, bit 0 being the page at
+``end - PAGE_SIZE`` (bit i ↔ page ``end - (i + 1)``), returning
 
-- ``blind`` (before 6.12): the aging walk and look-around never call into KVM
-  (``ptep_test_and_clear_young`` only); the secondary MMU is asked once per folio at eviction,
-  through ``ptep_clear_flush_young_notify`` in ``folio_referenced_one``.
-- ``per_page`` (6.12+, commit 1d4832becdc2): every PTE the walk or look-around examines costs one
-  ``clear_young`` call (``ptep_clear_young_notify``), and the eviction pivot too.
+- ``MMU_NOTIFIER_YOUNG`` (1 << 0): young, found by the legacy (locked) path, no bitmap used;
+- ``MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE`` (1 << 1): a bitmap was passed but is not supported:
+  nothing was tested or cleared;
+- ``MMU_NOTIFIER_YOUNG_FAST`` (1 << 2): young, found by a "fast" walk (lockless on x86, mmu_lock
+  read on arm64): the backend's ``aging_lock`` is in its ``bitmap_locks``.
 
-Every call is counted in the caller's :class:`~simulator.accounting.Work` (by the backend), and
-zapping for reclaim flushes the zapped translations from every vCPU's TLB.
+The designs (DESIGN §2), each a :class:`~simulator.mm.notify.SecondaryMmu`:
+
+- ``blind`` (before 6.12): the walk and look-around never call KVM; the eviction pivot alone
+  gets ``clear_flush_young`` (``ptep_clear_flush_young_notify``), and look-around runs only on a
+  young *primary* pivot;
+- ``per_page`` (6.12+): one ``clear_young`` per examined PTE, in the walk, the pivot and
+  look-around (``ptep_clear_young_notify``);
+- ``bitmap`` (v3 7/7, Yu Zhao): in the walk, per 64-PTE batch one ``test_young`` with a bitmap
+  (``test_spte_young``) and one ``clear_young`` trimmed to the first and last set bit
+  (``clear_spte_young``): at most two calls per 64 PTEs. The pivot is tested with a per-page
+  ``clear_young`` (``should_look_around``); a secondary-only young pivot allows look-around
+  only if the answer carried ``MMU_NOTIFIER_YOUNG_FAST``; the window then uses the two bitmap
+  calls. On ``UNRELIABLE`` the caller does what ``unreliable_fallback`` says: ``blind`` (treat
+  the secondary as not young, the behaviour David Matlack warned about) or ``per_page``;
+- ``fast_only`` (v5–v7): only subscribers that can age without blocking (``has_fast_aging``:
+  aging lock ``none`` or ``rmap``) are consulted in the walk and look-around; others are
+  skipped and read as not young. The pivot falls back to the normal call on ``FAST_FAILED``.
+
+``tlb_flush_on_age`` makes every clearing call that finds a young page flush all vCPU TLBs
+(x86 ``clear_flush_young`` before 6.13); the flush is charged to the caller and, as an IPI, to
+every vCPU.
 """
 
 from __future__ import annotations
@@ -19,40 +40,274 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.accounting import Work
-from simulator.kvm.backends.base import BoolArray, IntArray, KvmBackend
+from simulator.kvm.backends.base import (
+    FAST_LOCKS,
+    BoolArray,
+    IntArray,
+    KvmBackend,
+    charge_aging_calls,
+)
 from simulator.kvm.tlb import Tlbs
+from simulator.mm.constants import MIN_LRU_BATCH
 
-NOTIFIER_MODES = ("blind", "per_page")
+MMU_NOTIFIER_YOUNG = 1 << 0
+MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE = 1 << 1
+MMU_NOTIFIER_YOUNG_FAST = 1 << 2
+MMU_NOTIFIER_FAST_YOUNG = 1 << 0
+"""v5 ``test_clear_young_fast_only``: succeeded and found young."""
+MMU_NOTIFIER_FAST_FAILED = 1 << 1
+"""v5: could not do an accurate fast-only test/clear."""
+
+NOTIFIER_DESIGNS = ("blind", "per_page", "bitmap", "fast_only")
+BITMAP_BITS = MIN_LRU_BATCH
 
 
-class KvmNotifier:
-    """The secondary-MMU view MGLRU gets of one VM."""
+_WEIGHTS = np.left_shift(np.uint64(1), np.arange(BITMAP_BITS, dtype=np.uint64))
 
-    def __init__(self, backend: KvmBackend, tlbs: Tlbs, mode: str) -> None:
-        if mode not in NOTIFIER_MODES:
-            raise ValueError(f"unknown notifier mode {mode!r}")
+
+def pack_bitmap(young: BoolArray) -> int:
+    """The ``unsigned long`` bitmap of a range ``[start, end)`` given per page in address
+    order: bit i is the page ``end - (i + 1)`` (reverse order, v1–v3)."""
+    n = len(young)
+    assert n <= BITMAP_BITS
+    return int(np.sum(_WEIGHTS[:n][young[::-1]], dtype=np.uint64))
+
+
+def bitmap_bits(bitmap: int, end: int, pages: IntArray) -> BoolArray:
+    """Which of ``pages`` are set in a bitmap of the range ending at ``end`` (exclusive)."""
+    shift = (end - 1 - pages).astype(np.uint64)
+    out: BoolArray = ((np.uint64(bitmap) >> shift) & np.uint64(1)).astype(bool)
+    return out
+
+
+class KvmAgingOps:
+    """KVM's aging notifier handlers for one VM, with call and flag accounting."""
+
+    def __init__(self, backend: KvmBackend, tlbs: Tlbs, *, tlb_flush_on_age: bool) -> None:
         self.backend = backend
         self.tlbs = tlbs
-        self.mode = mode
+        self.tlb_flush_on_age = tlb_flush_on_age
+
+    @property
+    def bitmap_supported(self) -> bool:
+        """``kvm_arch_prepare_bitmap_age()`` succeeds: the walk is fast enough for a bitmap."""
+        return self.backend.aging_lock in self.backend.bitmap_locks
+
+    @property
+    def fast(self) -> bool:
+        """v5–v7 ``has_fast_aging``: aging never blocks on mmu_lock."""
+        return self.backend.aging_lock in FAST_LOCKS
+
+    def _flush_if_young(self, calls_with_young: int, work: Work) -> None:
+        if self.tlb_flush_on_age and calls_with_young:
+            work.tlb_flushes += calls_with_young
+            work.cpu_ns += calls_with_young * self.backend.costs.tlb_flush_ns
+            self.tlbs.flush_all(calls_with_young * self.backend.costs.tlb_flush_vcpu_ns)
+
+    # --- per-page calls (no bitmap) -------------------------------------------------------
+    def clear_young_pages(self, pages: IntArray, work: Work) -> tuple[BoolArray, np.ndarray]:
+        """One ``clear_young(addr, addr + PAGE_SIZE, NULL)`` per page: (young, flags)."""
+        young = self.backend.age_sptes(pages, clear=True)
+        charge_aging_calls(work, self.backend, len(pages), len(pages))
+        flag = MMU_NOTIFIER_YOUNG_FAST if self.bitmap_supported else MMU_NOTIFIER_YOUNG
+        self._flush_if_young(int(young.sum()), work)
+        return young, np.where(young, flag, 0)
+
+    def clear_flush_young_pages(self, pages: IntArray, work: Work) -> BoolArray:
+        """``clear_flush_young`` per page; flushes only if ``tlb_flush_on_age`` (6.13+: no)."""
+        young, _ = self.clear_young_pages(pages, work)
+        return young
+
+    # --- v3 bitmap calls ------------------------------------------------------------------
+    def test_young(self, start: int, end: int, work: Work) -> tuple[int, int]:
+        """``test_young(start, end, bitmap)``: (flags, bitmap of young pages)."""
+        assert 0 < end - start <= BITMAP_BITS
+        work.notifier_calls_bitmap += 1
+        if not self.bitmap_supported:
+            charge_aging_calls(work, self.backend, 1, 0)
+            work.notifier_unreliable += 1
+            return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE, 0
+        young = self.backend.age_sptes(np.arange(start, end, dtype=np.int64), clear=False)
+        charge_aging_calls(work, self.backend, 1, end - start)
+        bitmap = pack_bitmap(young)
+        if bitmap:
+            work.notifier_fast += 1
+            return MMU_NOTIFIER_YOUNG_FAST, bitmap
+        return 0, 0
+
+    def clear_young(self, start: int, end: int, bitmap: int, work: Work) -> int:
+        """``clear_young(start, end, bitmap)``: clear the pages whose bit is set; flags."""
+        assert 0 < end - start <= BITMAP_BITS
+        work.notifier_calls_bitmap += 1
+        if not self.bitmap_supported:
+            charge_aging_calls(work, self.backend, 1, 0)
+            work.notifier_unreliable += 1
+            return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE
+        pages = np.arange(start, end, dtype=np.int64)
+        want = bitmap_bits(bitmap, end, pages)
+        young = self.backend.age_sptes(pages[want], clear=True)
+        charge_aging_calls(work, self.backend, 1, end - start)
+        self._flush_if_young(int(bool(young.any())), work)
+        if young.any():
+            work.notifier_fast += 1
+            return MMU_NOTIFIER_YOUNG_FAST
+        return 0
+
+
+class NotifierDesign:
+    """Base of the four designs: the unmap path is the same for all of them."""
+
+    name = ""
+
+    def __init__(self, ops: KvmAgingOps, unreliable_fallback: str = "blind") -> None:
+        self.ops = ops
+        self.unreliable_fallback = unreliable_fallback
 
     @property
     def examines_old_ptes(self) -> bool:
-        """``mm_has_notifiers`` in ``get_pte_pfn``: only 6.12+ walkers ask about old PTEs."""
-        return self.mode != "blind"
-
-    def walk_young(self, pages: IntArray, work: Work) -> BoolArray:
-        if self.mode == "blind":
-            return np.zeros(len(pages), dtype=bool)
-        return self.backend.clear_young(pages, work)
-
-    def look_around_young(self, pages: IntArray, work: Work) -> BoolArray:
-        return self.walk_young(pages, work)
-
-    def pivot_young(self, pages: IntArray, work: Work) -> BoolArray:
-        if self.mode == "blind":
-            return self.backend.clear_flush_young(pages, work)
-        return self.backend.clear_young(pages, work)
+        return True
 
     def invalidate_range(self, pages: IntArray, work: Work) -> None:
-        self.backend.unmap(pages, work)
-        self.tlbs.invalidate(pages)
+        self.ops.backend.unmap(pages, work)
+        self.ops.tlbs.invalidate(pages)
+
+
+class Blind(NotifierDesign):
+    """Before 6.12: the secondary MMU is asked only about eviction pivots."""
+
+    name = "blind"
+
+    @property
+    def examines_old_ptes(self) -> bool:
+        return False  # get_pte_pfn skipped every old PTE before 6.12
+
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return np.zeros(pages.shape, dtype=bool)
+
+    def pivot_young(self, pages: IntArray, primary_young: BoolArray,
+                    work: Work) -> tuple[BoolArray, BoolArray]:
+        secondary = self.ops.clear_flush_young_pages(pages, work)
+        return primary_young | secondary, primary_young
+
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return np.zeros(window.shape, dtype=bool)
+
+
+class PerPage(NotifierDesign):
+    """6.12+: one ``clear_young`` per examined PTE (``ptep_clear_young_notify``)."""
+
+    name = "per_page"
+
+    def _each(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        out = np.zeros(pages.shape, dtype=bool)
+        if candidates.any():
+            out[candidates], _ = self.ops.clear_young_pages(pages[candidates], work)
+        return out
+
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return self._each(pages, candidates, work)
+
+    def pivot_young(self, pages: IntArray, primary_young: BoolArray,
+                    work: Work) -> tuple[BoolArray, BoolArray]:
+        secondary, _ = self.ops.clear_young_pages(pages, work)
+        young = primary_young | secondary
+        return young, young
+
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return self._each(window, candidates, work)
+
+
+class Bitmap(PerPage):
+    """v3: two bitmap calls per 64 PTEs; look-around on a secondary-only pivot iff FAST."""
+
+    name = "bitmap"
+
+    def _batch(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        """``test_spte_young`` + ``clear_spte_young`` over one ≤64-page contiguous batch."""
+        out = np.zeros(len(pages), dtype=bool)
+        if not candidates.any():
+            return out
+        start, end = int(pages[0]), int(pages[-1]) + 1
+        flags, bitmap = self.ops.test_young(start, end, work)
+        if flags & MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE:
+            if self.unreliable_fallback == "per_page":
+                return self._each(pages, candidates, work)
+            return out  # "blind": nothing was tested, nothing is young
+        bits = bitmap_bits(bitmap, end, pages)
+        # skip_spte_young(): drop bits of PTEs that will not be promoted
+        bits &= candidates
+        if bits.any():
+            idx = np.flatnonzero(bits)
+            first, last = int(pages[idx[0]]), int(pages[idx[-1]]) + 1
+            self.ops.clear_young(first, last, pack_bitmap(bits[idx[0]:idx[-1] + 1]), work)
+        return bits
+
+    def _batched(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        flat_p, flat_c = pages.reshape(-1), candidates.reshape(-1)
+        out = np.zeros(flat_p.shape, dtype=bool)
+        # batches of 64 aligned to the range start, never crossing a discontinuity
+        breaks = np.flatnonzero(np.diff(flat_p) != 1) + 1
+        for seg_lo, seg_hi in zip(np.r_[0, breaks], np.r_[breaks, len(flat_p)], strict=True):
+            for lo in range(int(seg_lo), int(seg_hi), BITMAP_BITS):
+                hi = min(lo + BITMAP_BITS, int(seg_hi))
+                out[lo:hi] = self._batch(flat_p[lo:hi], flat_c[lo:hi], work)
+        return out.reshape(pages.shape)
+
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return self._batched(pages, candidates, work)
+
+    def pivot_young(self, pages: IntArray, primary_young: BoolArray,
+                    work: Work) -> tuple[BoolArray, BoolArray]:
+        secondary, flags = self.ops.clear_young_pages(pages, work)
+        fast = (flags & MMU_NOTIFIER_YOUNG_FAST) != 0
+        if fast.any():
+            work.notifier_fast += int(fast.sum())
+        return primary_young | secondary, primary_young | (secondary & fast)
+
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return self._batched(window, candidates, work)
+
+
+class FastOnly(PerPage):
+    """v5–v7: consult only subscribers with ``has_fast_aging``; others read as not young."""
+
+    name = "fast_only"
+
+    @property
+    def examines_old_ptes(self) -> bool:
+        return self.ops.fast  # mm_has_fast_young_notifiers()
+
+    def _fast_calls(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        if not self.ops.fast:
+            return np.zeros(pages.shape, dtype=bool)  # skipped by the core: "not young"
+        out = self._each(pages, candidates, work)
+        work.notifier_fast += int(out.sum())
+        return out
+
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return self._fast_calls(pages, candidates, work)
+
+    def pivot_young(self, pages: IntArray, primary_young: BoolArray,
+                    work: Work) -> tuple[BoolArray, BoolArray]:
+        # should_look_around(): fast-only first; FAST_FAILED falls back to clear_young()
+        if not self.ops.fast:
+            work.notifier_fast_failed += len(pages)
+        secondary, _ = self.ops.clear_young_pages(pages, work)
+        if self.ops.fast:
+            work.notifier_fast += int(secondary.sum())
+        return primary_young | secondary, primary_young | (secondary & self.ops.fast)
+
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        return self._fast_calls(window, candidates, work)
+
+
+DESIGNS: dict[str, type[NotifierDesign]] = {
+    cls.name: cls for cls in (Blind, PerPage, Bitmap, FastOnly)
+}
+
+
+def make_design(name: str, ops: KvmAgingOps, unreliable_fallback: str) -> NotifierDesign:
+    """The notifier design ``name`` over KVM's ops."""
+    if name not in DESIGNS:
+        raise ValueError(f"unknown notifier design {name!r} (known: {', '.join(DESIGNS)})")
+    return DESIGNS[name](ops, unreliable_fallback)

@@ -29,6 +29,8 @@ class Tlbs:
     def __init__(self, vcpus: int, entries: int) -> None:
         self.size = entries
         self.entries = np.full((vcpus, max(entries, 1)), -1, dtype=np.int64)
+        self.ipi_debt_ns = np.zeros(vcpus)
+        """Flush-IPI time each vCPU owes, paid in its next quantum."""
 
     def _slot(self, pages: IntArray) -> IntArray:
         with np.errstate(over="ignore"):
@@ -59,9 +61,15 @@ class Tlbs:
             v, i = np.nonzero(stale)
             self.entries[v, slots[i]] = -1
 
-    def flush_all(self) -> None:
-        """A full flush of every vCPU's TLB (``kvm_flush_remote_tlbs``)."""
+    def flush_all(self, ipi_ns: float = 0.0) -> None:
+        """A full flush of every vCPU's TLB (``kvm_flush_remote_tlbs``), an IPI to each."""
         self.entries[:] = -1
+        self.ipi_debt_ns += ipi_ns
+
+    def take_ipi_debt(self, vcpu: int) -> float:
+        debt = float(self.ipi_debt_ns[vcpu])
+        self.ipi_debt_ns[vcpu] = 0.0
+        return debt
 
     def cached(self) -> IntArray:
         """Every guest page cached in some TLB (for invariant checks)."""

@@ -28,18 +28,22 @@ class Quantum:
 
     accesses: int
     tlb_misses: int
+    access_faults: int
+    """TLB fills that hit an old SPTE on a backend without hardware A bits (x86 access-
+    tracking fault, arm64 access-flag fault): they mark the SPTE young through a fault."""
     fault_pages: IntArray
     fault_writes: BoolArray
 
 
 def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
-                tlbs: Tlbs) -> Quantum:
+                tlbs: Tlbs, young_via_fault: bool = False) -> Quantum:
     """Apply one quantum's hardware effects; faults are returned for the caller to handle."""
     present = sptes.present[pages]
     hit = np.zeros(len(pages), dtype=bool)
     hit[present] = tlbs.lookup(vcpu, pages[present])
     walk = present & ~hit
     walked = np.unique(pages[walk])
+    access_faults = int((~sptes.young[walked]).sum()) if young_via_fault else 0
     sptes.young[walked] = True
     dirty_pages = pages[walk & writes]
     sptes.dirty[dirty_pages] = True
@@ -53,5 +57,5 @@ def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
     else:
         fault_pages = np.zeros(0, dtype=np.int64)
         wrote = np.zeros(0, dtype=bool)
-    return Quantum(accesses=len(pages), tlb_misses=len(walked), fault_pages=fault_pages,
-                   fault_writes=wrote)
+    return Quantum(accesses=len(pages), tlb_misses=len(walked), access_faults=access_faults,
+                   fault_pages=fault_pages, fault_writes=wrote)

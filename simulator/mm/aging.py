@@ -141,18 +141,16 @@ class Aging:
         total = mapped.sum(axis=1)
         stats.leaf_total += int(total.sum())
         work.cpu_ns += int(total.sum()) * costs.pte_scan_ns
-        # get_pte_pfn + get_pfn_folio: present, on an LRU list, and young unless notifiers.
+        # get_pte_pfn + get_pfn_folio: present and on an LRU list; old PTEs are skipped
+        # unless a secondary MMU may hold the young bit.
         on_lru = pt.present[pages] & (lruvec.gen[pages] >= 0)
         pyoung = pt.young[pages]
         consult = notifier is not None and notifier.examines_old_ptes
         examined = on_lru & (pyoung | consult)
         young = pyoung & examined
-        flat_examined = pages[examined]
-        pt.young[flat_examined] = False  # ptep_test_and_clear_young
-        if consult and notifier is not None and len(flat_examined):
-            syoung = np.zeros_like(young)
-            syoung[examined] = notifier.walk_young(flat_examined, work)
-            young |= syoung
+        pt.young[pages[examined]] = False  # ptep_test_and_clear_young
+        if notifier is not None:
+            young |= notifier.walk_young(pages, on_lru, work) & on_lru
         nyoung = young.sum(axis=1)
         stats.leaf_young += int(nyoung.sum())
         # suitable_to_scan(): carry the table over to the next generation's filter.

@@ -77,8 +77,7 @@ class Eviction:
 
     def __init__(self, pt: PageTables, lruvec: Lruvec, aging: Aging, workingset: Workingset,
                  notifiers: dict[int, SecondaryMmu | None], truth: GroundTruth,
-                 costs: CostConfig, swap_out_ns: float, *, look_around: bool = True,
-                 blind: bool = False) -> None:
+                 costs: CostConfig, swap_out_ns: float, *, look_around: bool = True) -> None:
         self.pt = pt
         self.lruvec = lruvec
         self.aging = aging
@@ -88,7 +87,6 @@ class Eviction:
         self.costs = costs
         self.swap_out_ns = swap_out_ns
         self.look_around = look_around
-        self.blind = blind
         self.mm_of_page = np.repeat(pt.mm_of_table, PTRS_PER_PTE)
         self._order: IntArray = np.zeros(0, dtype=np.int64)
         self._cursor = 0
@@ -200,17 +198,14 @@ class Eviction:
             pv = pages[sel]
             pyoung = pt.young[pv].copy()
             pt.young[pv] = False
-            # per_page: ptep_clear_young_notify on the pivot; blind (pre-6.12): look-around on
-            # the primary bit, then ptep_clear_flush_young_notify asks the secondary MMU.
-            syoung = (np.zeros(len(pv), dtype=bool) if notifier is None
-                      else notifier.pivot_young(pv, work))
-            young = pyoung | syoung
+            if notifier is None:
+                young, look = pyoung, pyoung
+            else:
+                young, look = notifier.pivot_young(pv, pyoung, work)
             referenced[sel] = young
             self.truth.score(pv, young, "rmap")
-            # look-around starts from a young pivot: primary-young only when blind
-            trigger = pyoung if self.blind else young
             if self.look_around:
-                for page in pv[trigger]:
+                for page in pv[look]:
                     self.lru_gen_look_around(int(page), int(mm_id), notifier, work)
                     res.look_arounds += 1
         return referenced
@@ -237,13 +232,12 @@ class Eviction:
         work.cpu_ns += len(window) * self.costs.pte_scan_ns
         on_lru = pt.present[window] & (lv.gen[window] >= 0)  # the isolated pivot is skipped
         pyoung = pt.young[window]
-        consult = notifier is not None and notifier.examines_old_ptes and not self.blind
+        consult = notifier is not None and notifier.examines_old_ptes
         examined = on_lru & (pyoung | consult)
-        ex = window[examined]
-        pt.young[ex] = False
+        pt.young[window[examined]] = False
         young = pyoung & examined
-        if consult and notifier is not None and len(ex):
-            young[examined] |= notifier.look_around_young(ex, work)
+        if notifier is not None:
+            young |= notifier.window_young(window, on_lru, work) & on_lru
         young_pages = window[young]
         lv.folio_update_gen(young_pages)
         work.cpu_ns += len(young_pages) * self.costs.gen_update_ns

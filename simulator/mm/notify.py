@@ -1,16 +1,21 @@
 """What the MGLRU code needs from a secondary MMU: the mmu_notifier calls it makes.
 
 MGLRU (mm/) never imports KVM (kvm/). It talks to whatever is subscribed to an mm through this
-Protocol, the way mm/vmscan.c talks to ``mmu_notifier_*`` helpers (include/linux/mmu_notifier.h):
+Protocol, at the three places mm/vmscan.c and mm/rmap.c consult secondary MMUs:
 
-- ``walk_young`` / ``look_around_young``: the secondary half of ``ptep_clear_young_notify()``
-  for each PTE the aging walk or ``lru_gen_look_around`` examines (6.12+, commit 1d4832becdc2);
-  a subscriber that is not consulted there (``blind``, before 6.12) returns all-False;
-- ``pivot_young``: the rmap check of the folio being evicted (``folio_referenced_one``);
+- ``walk_young``: the aging walk (``walk_pte_range``) over whole PTE tables. Depending on the
+  notifier design this is one ``clear_young`` per examined PTE (``ptep_clear_young_notify``,
+  6.12+), two bitmap calls per 64 PTEs (v3's ``test_spte_young``/``clear_spte_young``), fast-only
+  calls (v5–v7), or nothing at all (before 6.12);
+- ``pivot_young``: the rmap check of a folio being evicted (``folio_referenced_one`` →
+  ``lru_gen_look_around`` / ``ptep_clear_flush_young_notify`` / v3's ``should_look_around``),
+  which also decides whether look-around may proceed;
+- ``window_young``: the look-around window around a young pivot;
 - ``invalidate_range``: ``mmu_notifier_invalidate_range_start`` when reclaim unmaps a page.
 
-``examines_old_ptes`` is ``mm_has_notifiers(mm)`` as ``get_pte_pfn`` uses it: when true, old
-primary PTEs are not skipped, because the secondary MMU may hold the young bit.
+Every method test-and-clears the secondary A bits it reports young, and charges its calls to
+the caller's :class:`~simulator.accounting.Work`. ``examines_old_ptes`` is the
+``mm_has_notifiers(mm)`` test of ``get_pte_pfn``: when true, old primary PTEs are not skipped.
 """
 
 from __future__ import annotations
@@ -32,10 +37,17 @@ class SecondaryMmu(Protocol):
     @property
     def examines_old_ptes(self) -> bool: ...
 
-    def walk_young(self, pages: IntArray, work: Work) -> BoolArray: ...
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        """Secondary young bits (cleared) of ``candidates`` in ``pages`` (rows = PTE tables)."""
+        ...
 
-    def look_around_young(self, pages: IntArray, work: Work) -> BoolArray: ...
+    def pivot_young(self, pages: IntArray, primary_young: BoolArray,
+                    work: Work) -> tuple[BoolArray, BoolArray]:
+        """(referenced, may look around) for eviction pivots whose primary bit was tested."""
+        ...
 
-    def pivot_young(self, pages: IntArray, work: Work) -> BoolArray: ...
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        """Secondary young bits (cleared) of ``candidates`` in a look-around window."""
+        ...
 
     def invalidate_range(self, pages: IntArray, work: Work) -> None: ...

@@ -1,31 +1,42 @@
-"""KVM MMU backends, registered by name (``mglru-sim list backends``)."""
+"""KVM MMU backends, one per file, registered by name (``mglru-sim list backends``)."""
 
 from __future__ import annotations
 
 from simulator.costs import CostConfig
-from simulator.kvm.backends.base import KvmBackend
+from simulator.kvm.backends.arm64 import Arm64
+from simulator.kvm.backends.base import FAST_LOCKS, BackendBase, KvmBackend
+from simulator.kvm.backends.generic import Generic
+from simulator.kvm.backends.x86_shadow import X86Shadow
 from simulator.kvm.backends.x86_tdp import X86Tdp
+from simulator.kvm.backends.x86_tdp_noad import X86TdpNoAd
 
-BACKENDS: dict[str, type[X86Tdp]] = {X86Tdp.name: X86Tdp}
+BACKENDS: dict[str, type[BackendBase]] = {
+    cls.name: cls for cls in (X86Tdp, X86TdpNoAd, X86Shadow, Arm64, Generic)
+}
 
 
-def make_backend(name: str, guest_pages: int, aging_lock: str, costs: CostConfig) -> KvmBackend:
-    """Build backend ``name``; ``aging_lock = "auto"`` resolves to upstream 6.15 behaviour.
+def resolve_lock(name: str, aging_lock: str) -> str:
+    """``auto`` → upstream (6.15) lock mode of backend ``name``."""
+    cls = BACKENDS[name]
+    return cls.upstream_aging_lock if aging_lock == "auto" else aging_lock
 
-    Raises ValueError for an unknown backend or a lock mode the backend cannot use.
-    """
+
+def make_backend(name: str, guest_pages: int, aging_lock: str, costs: CostConfig,
+                 hw_af: bool = True) -> KvmBackend:
+    """Build backend ``name``. Raises ValueError for an unknown name or impossible lock mode."""
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
     cls = BACKENDS[name]
-    lock = cls.upstream_aging_lock if aging_lock == "auto" else aging_lock
+    lock = resolve_lock(name, aging_lock)
     if lock not in cls.aging_locks:
         raise ValueError(f"backend {name} cannot age with aging_lock={lock!r} "
                          f"(possible: {', '.join(cls.aging_locks)})")
-    return cls(guest_pages, lock, costs)
+    return cls(guest_pages, lock, costs, hw_af)
 
 
 def describe_backends() -> list[tuple[str, str]]:
     return [(name, cls.description) for name, cls in BACKENDS.items()]
 
 
-__all__ = ["BACKENDS", "KvmBackend", "describe_backends", "make_backend"]
+__all__ = ["BACKENDS", "FAST_LOCKS", "KvmBackend", "describe_backends", "make_backend",
+           "resolve_lock"]

@@ -1,9 +1,16 @@
-"""The Protocol every KVM MMU backend implements, and the helpers they share.
+"""The Protocol every KVM MMU backend implements, and the behaviour they share.
 
-A backend is one architecture's KVM MMU as seen by aging and by faults: which ``mmu_lock`` mode
-its aging handlers take (and which are possible at all), which lock a vCPU fault takes, and how a
-``clear_young`` / ``test_young`` / ``clear_flush_young`` over some pages behaves. Backends differ
-by mechanism only; their costs come from ``simulator.costs``.
+A backend is one architecture's KVM MMU as aging and faults see it: which ``mmu_lock`` modes
+its aging handlers can take (``aging_locks``; ``auto`` = ``upstream_aging_lock``, upstream as
+of 6.15), how a vCPU fault takes ``mmu_lock`` (``fault_lock``), whether clearing the A bit makes
+the next access fault (``young_via_fault``: x86 without A/D bits, arm64 with software Access
+Flag), what visiting one SPTE for aging costs, and with which lock modes the v3 bitmap walk is
+supported (``bitmap_locks``: the walk is "fast", i.e. ``MMU_NOTIFIER_YOUNG_FAST``).
+
+Backends differ by mechanism only; every cost comes from ``simulator.costs``. Lock modes:
+``write`` (``KVM_MMU_LOCK`` for write around the memslot walk), ``read`` (arm64 v3),
+``none`` (RCU-protected lockless walk, ``CONFIG_KVM_MMU_LOCKLESS_AGING``), ``rmap`` (shadow MMU
+per-rmap lock, 6.15).
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from simulator.kvm.sptes import Sptes
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
+FAST_LOCKS = ("none", "rmap")
+"""Aging that never blocks on mmu_lock: what v5–v7 called "fast" (``has_fast_aging``)."""
+
 
 class KvmBackend(Protocol):
     """One KVM MMU implementation (x86 TDP MMU, shadow MMU, arm64 stage-2, ...)."""
@@ -27,38 +37,107 @@ class KvmBackend(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     aging_locks: ClassVar[tuple[str, ...]]
-    """The ``aging_lock`` modes this backend can run with."""
     upstream_aging_lock: ClassVar[str]
-    """What ``aging_lock = "auto"`` means: upstream behaviour as of 6.15."""
     fault_lock: ClassVar[str]
-    """``read`` or ``write``: how a vCPU fault takes mmu_lock."""
+    bitmap_locks: ClassVar[tuple[str, ...]]
 
     sptes: Sptes
     aging_lock: str
+    costs: CostConfig
 
-    def clear_young(self, pages: IntArray, work: Work) -> BoolArray:
-        """One ``clear_young`` notifier call per page: test-and-clear each SPTE's A bit."""
+    @property
+    def young_via_fault(self) -> bool:
+        """True if an old SPTE makes the next TLB fill fault (no hardware A bit)."""
         ...
 
-    def clear_flush_young(self, pages: IntArray, work: Work) -> BoolArray:
-        """``clear_flush_young`` per page (eviction-time rmap check before 6.12)."""
+    @property
+    def access_fault_ns(self) -> float:
+        """Cost of the fault that marks an old SPTE young again (``young_via_fault``)."""
+        ...
+
+    @property
+    def access_fault_lock(self) -> str:
+        """``none``, ``read`` or ``write``: the lock that fault takes."""
+        ...
+
+    def spte_ns(self) -> float:
+        """Cost of visiting one gfn's SPTE(s) in an aging call, lock excluded."""
+        ...
+
+    def age_sptes(self, pages: IntArray, clear: bool) -> BoolArray:
+        """Test (and, if ``clear``, clear) the young state of SPTEs; state change only."""
         ...
 
     def unmap(self, pages: IntArray, work: Work) -> None:
-        """``invalidate_range_start`` for each evicted page: zap its SPTE under the write lock."""
+        """``kvm_unmap_gfn_range`` for evicted pages: zap SPTEs under the write lock."""
         ...
 
 
-def charge_aging_call(work: Work, costs: CostConfig, lock: str, calls: int) -> None:
-    """Charge ``calls`` per-page aging notifier calls taken with ``lock``.
+class BackendBase:
+    """Shared implementation: hardware A bits, a TDP-style SPTE walk, write-locked zaps."""
 
-    Each call pays the notifier dispatch and the SPTE test-and-clear; with ``write`` each call
-    also acquires and releases ``mmu_lock`` (``KVM_MMU_LOCK`` in ``kvm_handle_hva_range``), the
-    SPTE work being done under it.
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    aging_locks: ClassVar[tuple[str, ...]] = ("write",)
+    upstream_aging_lock: ClassVar[str] = "write"
+    fault_lock: ClassVar[str] = "read"
+    bitmap_locks: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, guest_pages: int, aging_lock: str, costs: CostConfig,
+                 hw_af: bool = True) -> None:
+        self.sptes = Sptes(guest_pages)
+        self.aging_lock = aging_lock
+        self.costs = costs
+        self.hw_af = hw_af
+
+    @property
+    def young_via_fault(self) -> bool:
+        return False
+
+    @property
+    def access_fault_ns(self) -> float:
+        return 0.0
+
+    @property
+    def access_fault_lock(self) -> str:
+        return "none"
+
+    def spte_ns(self) -> float:
+        return self.costs.spte_age_ns
+
+    def age_sptes(self, pages: IntArray, clear: bool) -> BoolArray:
+        young: BoolArray = self.sptes.present[pages] & self.sptes.young[pages]
+        if clear:
+            self.sptes.young[pages] = False
+        return young
+
+    def unmap(self, pages: IntArray, work: Work) -> None:
+        self.sptes.zap(pages)
+        n = len(pages)
+        work.cpu_ns += n * (self.costs.zap_ns + self.costs.mmu_lock_ns)
+        work.write_locks += n
+        work.write_hold_ns += n * self.costs.zap_ns
+
+
+def charge_aging_calls(work: Work, backend: KvmBackend, calls: int, sptes: int) -> None:
+    """Charge ``calls`` aging notifier calls that visit ``sptes`` gfns in total.
+
+    Each call pays the notifier dispatch (``notifier_call_ns``), each gfn the backend's SPTE
+    cost. The lock mode adds: ``write`` one acquire/release per call with the SPTE work held
+    under it (``kvm_handle_hva_range`` takes ``KVM_MMU_LOCK`` per call); ``read`` the same cost
+    without excluding readers; ``rmap`` one per-rmap lock per gfn; ``none`` nothing (RCU).
     """
+    c = backend.costs
     work.notifier_calls += calls
-    work.cpu_ns += calls * costs.clear_young_ns()
+    spte_work = sptes * backend.spte_ns()
+    work.cpu_ns += calls * c.notifier_call_ns + spte_work
+    lock = backend.aging_lock
     if lock == "write":
-        work.cpu_ns += calls * costs.mmu_lock_ns
+        work.cpu_ns += calls * c.mmu_lock_ns
         work.write_locks += calls
-        work.write_hold_ns += calls * (costs.spte_age_ns + costs.mmu_lock_ns)
+        work.write_hold_ns += spte_work + calls * c.mmu_lock_ns
+    elif lock == "read":
+        work.cpu_ns += calls * c.mmu_lock_ns
+        work.read_locks += calls
+    elif lock == "rmap":
+        work.cpu_ns += sptes * c.rmap_lock_ns

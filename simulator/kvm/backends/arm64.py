@@ -1,0 +1,40 @@
+"""arm64 stage-2 (arch/arm64/kvm/mmu.c, hyp/pgtable.c): hardware or software Access Flag.
+
+Aging (``kvm_age_gfn`` → ``kvm_pgtable_stage2_test_clear_young``) runs under ``mmu_lock`` for
+write upstream; v3 of the bitmap series used the read lock (and reported the walk as
+``MMU_NOTIFIER_YOUNG_FAST``); Yu Zhao's v2 used RCU (``none``). vCPU faults take the read lock.
+With FEAT_HAFDBS (``hw_af = true``) hardware sets the AF on a TLB fill like x86 A bits; without
+it (``hw_af = false``) a cleared AF makes the next TLB fill take an access-flag fault, handled by
+``handle_access_fault`` under the read lock.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from simulator.kvm.backends.base import BackendBase
+
+
+class Arm64(BackendBase):
+    """arm64 stage-2 page tables."""
+
+    name: ClassVar[str] = "arm64"
+    description: ClassVar[str] = (
+        "arm64 stage-2: aging under mmu_lock write (upstream), read (v3) or RCU (v2); faults "
+        "take read; hw_af=false gives access-flag faults; v3 bitmap with read or RCU")
+    aging_locks: ClassVar[tuple[str, ...]] = ("write", "read", "none")
+    upstream_aging_lock: ClassVar[str] = "write"
+    fault_lock: ClassVar[str] = "read"
+    bitmap_locks: ClassVar[tuple[str, ...]] = ("read", "none")
+
+    @property
+    def young_via_fault(self) -> bool:
+        return not self.hw_af
+
+    @property
+    def access_fault_ns(self) -> float:
+        return self.costs.fault_access_flag_ns
+
+    @property
+    def access_fault_lock(self) -> str:
+        return "read"

@@ -1,0 +1,27 @@
+"""A generic architecture (powerpc/riscv-like): spinlock ``mmu_lock``, locked aging, no bitmap.
+
+Architectures without ``KVM_HAVE_MMU_RWLOCK`` protect their secondary page tables with a
+spinlock: aging (``kvm_age_gfn`` through ``kvm_handle_hva_range``) and every vCPU fault take it
+exclusively. Nothing here implemented the v3 bitmap or fast aging, so bitmap calls return
+``MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE`` (the generic KVM handler's answer) and ``fast_only``
+callers skip it. Hardware A bits are assumed (RISC-V Svadu, powerpc radix).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from simulator.kvm.backends.base import BackendBase
+
+
+class Generic(BackendBase):
+    """A spinlock-protected secondary MMU without bitmap support."""
+
+    name: ClassVar[str] = "generic"
+    description: ClassVar[str] = (
+        "generic arch (powerpc/riscv-like): spinlock mmu_lock taken by aging and by every "
+        "fault; no bitmap, no fast aging")
+    aging_locks: ClassVar[tuple[str, ...]] = ("write",)
+    upstream_aging_lock: ClassVar[str] = "write"
+    fault_lock: ClassVar[str] = "write"
+    bitmap_locks: ClassVar[tuple[str, ...]] = ()

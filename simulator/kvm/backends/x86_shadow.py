@@ -1,0 +1,31 @@
+"""x86 shadow MMU (nested guests, or ``tdp_mmu=N``): aging walks rmaps, arch/x86/kvm/mmu/mmu.c.
+
+Aging visits each gfn's rmap (``kvm_rmap_age_gfn_range``) and test-and-clears the A bit of every
+SPTE on it. Before 6.15 it took ``mmu_lock`` for write; since 6.15 (Sean Christopherson's patches
+in the lockless-aging series) it takes only a per-rmap lock (``rmap``). Shadow-MMU vCPU faults
+take ``mmu_lock`` for write, so write-locked aging and faults exclude each other. No bitmap
+support in v3: KVM returned ``MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE`` whenever shadow roots
+existed, the "nested virtualization blindness" David Matlack pointed out.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from simulator.kvm.backends.base import BackendBase
+
+
+class X86Shadow(BackendBase):
+    """x86 shadow MMU."""
+
+    name: ClassVar[str] = "x86_shadow"
+    description: ClassVar[str] = (
+        "x86 shadow MMU: aging walks rmaps under mmu_lock write (<6.15) or a per-rmap lock "
+        "(6.15+, default); faults take mmu_lock write; no bitmap support")
+    aging_locks: ClassVar[tuple[str, ...]] = ("write", "rmap")
+    upstream_aging_lock: ClassVar[str] = "rmap"
+    fault_lock: ClassVar[str] = "write"
+    bitmap_locks: ClassVar[tuple[str, ...]] = ()
+
+    def spte_ns(self) -> float:
+        return self.costs.spte_age_ns + self.costs.shadow_rmap_ns
