@@ -136,7 +136,7 @@ class Machine:
     def _lock_model(self, actors: int) -> LockModel:
         if self.sc.vm.lock_model == "fine":
             from simulator.kvm.mmu_lock_fine import FineLock
-            return FineLock(self.env, actors)
+            return FineLock(self.env, actors, self.streams.generator("mmu_lock.fine"))
         return FastLock(self.env, actors)
 
     # --- helpers ------------------------------------------------------------------------------
@@ -194,10 +194,11 @@ class Machine:
             c.vcpu_fault_ns += faulting
             if backend.fault_lock == "write":
                 c.fault_write_hold_ns += locks * hold
+            by_kind: dict[str, float] = {}
             wait = yield from self.lock.step(v, "fault", backend.fault_lock, running + faulting,
-                                             locks, hold)
+                                             locks, hold, by_kind)
             c.vcpu_lock_wait_ns += wait
-            for kind, w in self.lock.last_wait_by_kind.items():
+            for kind, w in by_kind.items():
                 c.vcpu_lock_wait_by[kind] = c.vcpu_lock_wait_by.get(kind, 0.0) + w
             stall = yield from self._after_faults()
             c.vcpu_stall_ns += stall

@@ -10,15 +10,23 @@ Two models behind one interface, selected by ``vm.lock_model``: each actor (a vC
 runs a *step* of ``cpu_ns`` of work containing ``n`` lock acquisitions of ``hold_ns`` each, and
 the model returns how long the step waited for the lock.
 
-- :class:`FastLock` (default): mean-field. Each actor declares, for its step, the share of its
-  time it holds (or waits for) the lock in each mode; an acquisition's expected wait is computed
-  from the *other* actors' declared shares. A read acquisition waits for writers: a writer
-  holding or waiting with probability ``u_w`` delays it by half a writer cycle (hold + wait) on
-  average. A write acquisition waits for other writers the same way and for the readers holding
-  the lock to drain: with the readers' summed share λ (a Poisson number of holders, residual
-  hold uniform in [0, r]) that is ``r · (1 − (1 − e^−λ)/λ)``. Exact at no contention and at
-  saturation; it ignores correlation between successive acquisitions and lock-word cache-line
-  bouncing. ``tests/test_mmu_lock.py`` bounds it against the fine model.
+- :class:`FastLock` (default): a rate model. Each actor declares, for its step, how often it
+  holds the lock (rate ``n / duration`` of holds of length ``hold``) and how often, and for how
+  long, it waited (its *pending episodes*: a queued writer blocks every later request, writer
+  preference). An actor X whose acquisitions are ``g`` apart meets each blocking interval of
+  length ``r`` (a writer's hold or pending episode; for a write acquisition also a reader's
+  hold) with probability ``c = min(1, r/g)`` and then waits ``φ(r, g)/c`` on average, where
+  ``φ(r, g) = r − g/2`` if ``r ≥ g`` and ``r² / 2g`` otherwise (the interval starts uniformly
+  inside X's gap). With ``S = Σ rate · φ`` over the blockers, the step's wait is
+  ``W = C · S / (1 − S)``: the step lasts ``C + W`` and meets blocking intervals all along.
+  Counting one collision per blocking interval, as the real lock does, is what keeps a writer
+  that retries every few ns from being charged for the same reader hold again and again.
+  A queued writer blocks every later request (FIFO, writer preference), minus the share of
+  its queueing the requester itself caused: a reader waits for the whole pending episode and
+  the hold after it (entering with its second moment: long rare waits block much more than
+  their mean suggests); a writer, already blocked by the hold the queued writer waits for,
+  only adds the queued writer's hold. Ignored: longer queue chains, correlations beyond pairs
+  of actors, lock-word cache-line bouncing. ``tests/test_mmu_lock.py`` bounds it against the fine model.
 - :class:`FineLock` (``simulator.kvm.mmu_lock_fine``): one SimPy event per acquisition.
 """
 
@@ -34,77 +42,149 @@ import simpy
 READ, WRITE = "read", "write"
 
 
-def expected_drain_fraction(lam: float) -> float:
-    """E[k/(k+1)] for k ~ Poisson(lam): the expected max residual, in units of one hold."""
-    if lam <= 1e-9:
+def phi(r: float, g: float) -> float:
+    """Mean wait one blocking hold of length ``r`` causes an actor that retries every ``g``."""
+    if r <= 0:
         return 0.0
-    return 1.0 - (1.0 - math.exp(-lam)) / lam
+    if r >= g:
+        return r - g / 2.0
+    return r * r / (2.0 * g)
+
+
+MAX_LOAD = 0.95
+"""Cap on the blocking load S: beyond it the lock is saturated and the step waits 19x its work."""
 
 
 class LockModel(Protocol):
     """A contention model of one VM's mmu_lock; actors are numbered 0..n-1."""
 
-    last_wait_by_kind: dict[str, float]
-    """The last step's wait, split by the kind of step that caused it (``aging``,
-    ``eviction``, ``fault``, ``readers``)."""
-
     def step(self, actor: int, kind: str, mode: str, cpu_ns: float, acquisitions: int,
-             hold_ns: float) -> Generator[simpy.Event, Any, float]:
-        """Run a step of ``cpu_ns`` with ``acquisitions`` locks in ``mode``; return the wait."""
+             hold_ns: float, by_kind: dict[str, float] | None = None,
+             ) -> Generator[simpy.Event, Any, float]:
+        """Run a step of ``cpu_ns`` with ``acquisitions`` locks in ``mode``; return the wait.
+
+        If ``by_kind`` is given, the wait is also added to it, split by the kind of step that
+        caused it (``aging``, ``eviction``, ``fault``, or ``readers``).
+        """
         ...
 
 
+def collide(r: float, g: float) -> float:
+    """Probability that an interval of length ``r`` starting in a gap ``g`` blocks the retry."""
+    return 1.0 if g <= 0 else min(1.0, r / g)
+
+
+def queued_before(ep: float, g: float) -> float:
+    """Probability that a writer whose wait lasts ``ep`` queued before a requester that
+    retries every ``g``: both arrive during the same blocking hold (≈ 2·ep long), and a
+    requester that retries often gets there first."""
+    if ep <= 0:
+        return 0.0
+    return g / (4.0 * ep) if g < 2.0 * ep else ep / g
+
+
 class FastLock:
-    """Mean-field contention model (see the module docstring)."""
+    """Rate-based contention model (see the module docstring)."""
 
     def __init__(self, env: simpy.Environment, actors: int) -> None:
         self.env = env
-        self.read_share = np.zeros(actors)
-        self.read_hold = np.zeros(actors)
-        self.write_share = np.zeros(actors)
-        self.write_cycle = np.zeros(actors)
-        self.until = np.zeros(actors, dtype=np.int64)
+        self.mode = [""] * actors
         self.kind = [""] * actors
-        self.last_wait_by_kind: dict[str, float] = {}
+        self.rate = np.zeros(actors)
+        """Holds per ns during the actor's current step."""
+        self.hold = np.zeros(actors)
+        self.pend_rate = np.zeros(actors)
+        """Pending (waiting) episodes per ns during the current step."""
+        self.pend_len = np.zeros(actors)
+        """Mean pending episode plus the hold that follows it."""
+        self.until = np.zeros(actors, dtype=np.int64)
+        self.pend1_rate = np.zeros(actors)
+        self.pend1_len = np.zeros(actors)
+        """Pending caused by holds alone (not by other actors' queueing)."""
+        self._first = (0.0, 0.0)
+        self.pend_cause = np.zeros((actors, actors))
+        """pend_cause[y, x]: the share of y's pending caused by x (x is never blocked by the
+        part of a writer's queueing that x itself caused)."""
 
-    def _live(self, actor: int) -> np.ndarray:
-        live: np.ndarray = self.until > int(self.env.now)
-        live[actor] = False
-        return live
-
-    def _wait(self, actor: int, mode: str, acquisitions: int) -> tuple[float, dict[str, float]]:
-        live = self._live(actor)
-        per_kind: dict[str, float] = {}
-        # writers (holding or pending) delay both modes by half a writer cycle
-        for a in np.flatnonzero(live & (self.write_share > 0)):
-            w = acquisitions * self.write_share[a] * self.write_cycle[a] / 2.0
-            per_kind[self.kind[a]] = per_kind.get(self.kind[a], 0.0) + float(w)
-        if mode == WRITE:
-            readers = live & (self.read_share > 0)
-            lam = float(self.read_share[readers].sum())
-            if lam > 0:
-                r = float(self.read_hold[readers].mean())
-                w = acquisitions * r * expected_drain_fraction(lam)
-                per_kind["readers"] = per_kind.get("readers", 0.0) + w
-        return sum(per_kind.values()), per_kind
+    def _blockers(self, actor: int, mode: str, gap: float
+                  ) -> tuple[dict[str, float], np.ndarray, float]:
+        """(load per blocker kind, load per blocker actor, collisions per ns) for an actor
+        retrying every ``gap`` ns."""
+        now = int(self.env.now)
+        load: dict[str, float] = {}
+        per_actor = np.zeros(len(self.mode))
+        hits = 0.0
+        first_order = 0.0
+        first_hits = 0.0
+        for y in np.flatnonzero(self.until > now):
+            if y == actor:
+                continue
+            ymode = self.mode[y]
+            if ymode == WRITE:
+                key = self.kind[y]
+                # A queued writer blocks every later request (FIFO, writer preference),
+                # except for the part of its queueing that this actor itself caused.
+                others = 1.0 - self.pend_cause[y, actor]
+                intervals = ((self.rate[y], self.hold[y]),)
+                if mode == READ:
+                    # a reader is not blocked by the reader hold a writer queues behind:
+                    # the whole pending episode and the hold after it are extra wait
+                    intervals += ((self.pend_rate[y] * others, self.pend_len[y]),)
+                else:
+                    # a writer is blocked by that hold anyway; the queued writer only adds
+                    # its own hold after it (first-order queueing, no chains of chains)
+                    ep = float(self.pend1_len[y] - self.hold[y])
+                    extra = float(self.pend1_rate[y] * others) * queued_before(ep, gap) \
+                        * float(self.hold[y])
+                    load[key] = load.get(key, 0.0) + extra
+                    per_actor[y] += extra
+            elif mode == WRITE and ymode == READ:
+                key = "readers"
+                intervals = ((self.rate[y], self.hold[y]),)
+            else:
+                continue
+            for i, (rate, length) in enumerate(intervals):
+                if rate > 0 and length > 0:
+                    share = float(rate) * phi(float(length), gap)
+                    load[key] = load.get(key, 0.0) + share
+                    per_actor[y] += share
+                    hit = float(rate) * collide(float(length), gap)
+                    hits += hit
+                    if i == 0:
+                        first_order += share
+                        first_hits += hit
+        self._first = (first_order, first_hits)
+        return load, per_actor, hits
 
     def step(self, actor: int, kind: str, mode: str, cpu_ns: float, acquisitions: int,
-             hold_ns: float) -> Generator[simpy.Event, Any, float]:
+             hold_ns: float, by_kind: dict[str, float] | None = None,
+             ) -> Generator[simpy.Event, Any, float]:
         wait = 0.0
-        self.last_wait_by_kind = {}
         if acquisitions > 0 and mode in (READ, WRITE):
-            wait, self.last_wait_by_kind = self._wait(actor, mode, acquisitions)
+            gap = max(cpu_ns - acquisitions * hold_ns, 0.0) / acquisitions
+            load, per_actor, hits = self._blockers(actor, mode, gap)
+            total = sum(load.values())
+            self.pend_cause[actor] = per_actor / total if total > 0 else 0.0
+            if total > 0:
+                s = min(total, MAX_LOAD)
+                wait = cpu_ns * s / (1.0 - s)
+                if by_kind is not None:
+                    for k, v in load.items():
+                        by_kind[k] = by_kind.get(k, 0.0) + wait * v / total
             duration = cpu_ns + wait
-            share = min(hold_ns * acquisitions / duration, 1.0) if duration > 0 else 0.0
+            episodes = min(hits * duration, float(acquisitions))
+            self.mode[actor] = mode
             self.kind[actor] = kind
+            self.rate[actor] = acquisitions / duration if duration > 0 else 0.0
+            self.hold[actor] = hold_ns
+            self.pend_rate[actor] = episodes / duration if duration > 0 and wait > 0 else 0.0
+            self.pend_len[actor] = wait / episodes + hold_ns if episodes > 0 else 0.0
+            s1, hits1 = self._first
+            s1 = min(s1, MAX_LOAD)
+            wait1 = cpu_ns * s1 / (1.0 - s1)
+            episodes1 = min(hits1 * (cpu_ns + wait1), float(acquisitions))
+            self.pend1_rate[actor] = episodes1 / duration if duration > 0 and wait1 > 0 else 0.0
+            self.pend1_len[actor] = wait1 / episodes1 + hold_ns if episodes1 > 0 else 0.0
             self.until[actor] = int(self.env.now) + math.ceil(duration)
-            if mode == READ:
-                self.read_share[actor], self.read_hold[actor] = share, hold_ns
-                self.write_share[actor] = 0.0
-            else:
-                self.write_share[actor] = min((hold_ns * acquisitions + wait) / duration, 1.0) \
-                    if duration > 0 else 0.0
-                self.write_cycle[actor] = hold_ns + wait / acquisitions
-                self.read_share[actor] = 0.0
         yield self.env.timeout(max(1, round(cpu_ns + wait)))
         return wait
