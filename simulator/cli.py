@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"scenario {sc.name}: {args.scenario}")
     print(format_summary(result.summary))
     print(f"\nrun folder: {folder}")
+    if not args.no_report:
+        from simulator.report import write_report
+
+        report = write_report(folder)
+        print(f"figures:    {report.parent / 'figures'}")
+        print(f"report:     {report}")
     return 0
 
 
@@ -97,9 +104,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit 2 (no usage dump)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mglru-sim", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="mglru-sim", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def scenario_args(sp: argparse.ArgumentParser, optional: bool) -> None:
         if optional:
@@ -114,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(run, optional=True)
     run.add_argument("--out", default="results", help="results root (default: results)")
     run.add_argument("--seed", type=int, default=None, help="override sim.seed")
+    run.add_argument("--no-report", action="store_true",
+                     help="skip the figures and report.html")
     run.set_defaults(func=_cmd_run)
 
     val = sub.add_parser("validate", help="parse and check a scenario only")

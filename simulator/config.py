@@ -174,7 +174,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECAS
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
-def parse_size(text: str | int) -> int:
+def parse_size(text: object) -> int:
     """Bytes from ``"4GiB"``, ``"256M"``, ``"1G"``, ``"4096"`` or an int. Raises ValueError."""
     if isinstance(text, bool):
         raise ValueError("a size, not a boolean")
@@ -182,6 +182,8 @@ def parse_size(text: str | int) -> int:
         if text < 0:
             raise ValueError("a size must not be negative")
         return text
+    if not isinstance(text, str):
+        raise ValueError(f"a size like '4GiB', '256M' or a byte count, not {text!r}")
     m = _SIZE_RE.match(text)
     if not m:
         raise ValueError(f"a size like '4GiB', '256M' or a byte count, not {text!r}")
@@ -378,6 +380,19 @@ def to_dict(sc: Scenario) -> dict[str, Any]:
     return dataclasses.asdict(sc)
 
 
+def toml_string(text: str) -> str:
+    """A TOML basic string: quotes and backslashes escaped, control characters as \\uXXXX."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def to_toml(sc: Scenario) -> str:
     """The effective configuration as TOML text (round-trips through ``scenario_from_dict``)."""
     lines: list[str] = []
@@ -386,7 +401,7 @@ def to_toml(sc: Scenario) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, str):
-            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return toml_string(v)
         return repr(v)
 
     def emit(table: Mapping[str, Any], name: str) -> None:

@@ -308,9 +308,10 @@ class Machine:
         lv = self.lruvec
         inactive = sum(int(lv.nr_pages[lru_gen_from_seq(s)])
                        for s in range(lv.min_seq, lv.max_seq - 1))
-        if nr_to_reclaim < MIN_LRU_BATCH or inactive <= 0:
+        if nr_to_reclaim < MIN_LRU_BATCH:
             return DEF_PRIORITY
-        priority = inactive.bit_length() - 1 - (nr_to_reclaim - 1).bit_length()
+        # fls_long(x) is int.bit_length(); fls_long(0) = 0 gives the lowest priority (6)
+        priority = max(inactive, 0).bit_length() - 1 - (nr_to_reclaim - 1).bit_length()
         return min(max(priority, DEF_PRIORITY // 2), DEF_PRIORITY)
 
     def _kswapd(self) -> Generator[simpy.Event, Any, None]:

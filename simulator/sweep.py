@@ -35,7 +35,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,18 +99,19 @@ class Sweep:
     points: tuple[SweepPoint, ...]
 
 
-def _flatten(table: Mapping[str, Any], prefix: str, source: str) -> dict[str, list[Any]]:
+def _flatten(table: Mapping[str, Any], prefix: str, source: str,
+             where: str = "sweep.") -> dict[str, list[Any]]:
     """Dotted key -> non-empty list, from a table that may nest (bare dotted TOML keys)."""
     out: dict[str, list[Any]] = {}
     for key, value in table.items():
         dotted = prefix + key
         if isinstance(value, Mapping):
-            out.update(_flatten(value, dotted + ".", source))
+            out.update(_flatten(value, dotted + ".", source, where))
         elif not isinstance(value, list):
-            raise ConfigError(source, f"sweep.{dotted}",
+            raise ConfigError(source, where + dotted,
                               f"expected a list of values to sweep, got {value!r}")
         elif not value:
-            raise ConfigError(source, f"sweep.{dotted}", "empty list: nothing to sweep")
+            raise ConfigError(source, where + dotted, "empty list: nothing to sweep")
         else:
             out[dotted] = value
     return out
@@ -127,7 +128,7 @@ def _factors(sweep: Mapping[str, Any], source: str) -> list[list[dict[str, Any]]
                 # All runs of one sweep share OUT/<name>/ and its sweep.csv.
                 raise ConfigError(source, "sweep.name", "the scenario name cannot be swept")
             if key in seen:
-                raise ConfigError(source, f"sweep.{key}", "swept twice (in [sweep] and zip)")
+                raise ConfigError(source, f"sweep.{key}", "swept twice")
             seen.add(key)
 
     for key, value in sweep.items():
@@ -135,7 +136,7 @@ def _factors(sweep: Mapping[str, Any], source: str) -> list[list[dict[str, Any]]
             if not isinstance(value, Mapping) or not value:
                 raise ConfigError(source, "sweep.zip",
                                   "expected a table of equally long lists ([sweep.zip])")
-            group = _flatten(value, "", source)
+            group = _flatten(value, "", source, "sweep.zip.")
             lengths = {k: len(v) for k, v in group.items()}
             if len(set(lengths.values())) > 1:
                 shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
@@ -284,10 +285,11 @@ def execute_run(task: RunTask) -> RunOutcome:
 # Executors: each yields outcomes as runs finish, in any order
 # --------------------------------------------------------------------------------------------
 
-Executor = Callable[[Sequence[RunTask]], Iterator[RunOutcome]]
+Outcomes = Generator[RunOutcome, None, None]
+Executor = Callable[[Sequence[RunTask]], Outcomes]
 
 
-def _run_in_process(tasks: Sequence[RunTask]) -> Iterator[RunOutcome]:
+def _run_in_process(tasks: Sequence[RunTask]) -> Outcomes:
     for task in tasks:
         yield execute_run(task)
 
@@ -307,7 +309,7 @@ def local_executor(jobs: int) -> Executor:
     if jobs == 1:
         return _run_in_process
 
-    def run(tasks: Sequence[RunTask]) -> Iterator[RunOutcome]:
+    def run(tasks: Sequence[RunTask]) -> Outcomes:
         if not tasks:
             return
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=_pool_context())
@@ -348,7 +350,7 @@ def dask_executor(jobs: int, address: str | None = None) -> Executor:
         raise ConfigError("--engine dask", "",
                           "needs dask.distributed: pip install 'mglru-sim[dask]'") from None
 
-    def run(tasks: Sequence[RunTask]) -> Iterator[RunOutcome]:
+    def run(tasks: Sequence[RunTask]) -> Outcomes:
         if not tasks:
             return
         with _dask_client(distributed, jobs, address) as client:
@@ -380,6 +382,10 @@ def _dask_client(distributed: Any, jobs: int, address: str | None) -> Iterator[A
         raise ConfigError("--address", "",
                           f"cannot reach the Dask scheduler at {address}: {e}") from None
     with client:
+        if not client.scheduler_info().get("workers"):
+            # Otherwise the sweep waits silently until a `dask worker` joins.
+            print(f"mglru-sim: the Dask scheduler at {address} has no workers yet; waiting for "
+                  "`dask worker` processes to join", file=sys.stderr)
         yield client
 
 
@@ -528,17 +534,7 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
     folder = Path(out) / sweep.name
     report = SweepReport(sweep=sweep, csv_path=folder / CSV_NAME)
     points = {p.run_index: p for p in sweep.points}
-    rows: list[dict[str, Any]] = []
-    tasks: list[RunTask] = []
-    for point in sweep.points:
-        run_folder = folder / point.run_id
-        done = completed_summary(run_folder) if resume else None
-        if done is not None:
-            rows.append(sweep_row(point, done))
-            continue
-        target = str(run_folder.resolve()) if worker_writes else None
-        tasks.append(RunTask(point.run_index, point.run_id, point.scenario, target,
-                             code_fingerprint()))
+    rows, tasks = _plan(sweep, folder, resume, worker_writes)
     report.resumed = len(rows)
     outcomes: list[RunOutcome] = []
     # Redrawing a bar only makes sense on a terminal; in a log, one line a minute is enough.
@@ -547,8 +543,9 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
                file=sys.stderr, disable=not progress, dynamic_ncols=tty,
                mininterval=0.1 if tty else 60.0)
     last_write = time.monotonic()
+    stream = executor(tasks)
     try:
-        for outcome in executor(tasks):
+        for outcome in stream:
             if outcome.result is not None:
                 outcome = _write_back(outcome, folder / outcome.run_id)
             outcomes.append(outcome)
@@ -561,13 +558,38 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
             if time.monotonic() - last_write > CSV_REFRESH_S:
                 write_tables(sweep, rows, folder)
                 last_write = time.monotonic()
+    except ConfigError:
+        bar.leave = False  # bad input (an unreachable scheduler): the error line alone
+        raise
     finally:
+        # Now, not when the traceback is freed: stops the pool or the LocalCluster.
+        stream.close()
         bar.close()
-        # Also on Ctrl-C: the table then holds every run that finished.
-        report.csv_path, report.parquet_path = write_tables(sweep, rows, folder)
-        report.errors_path = _write_errors(folder, outcomes)
+        # Also on Ctrl-C: the table then holds every run that finished. With nothing to
+        # show (stopped before the first run ended), an earlier table is left as it was.
+        if rows:
+            report.csv_path, report.parquet_path = write_tables(sweep, rows, folder)
+            report.errors_path = _write_errors(folder, outcomes)
         report.rows = sorted(rows, key=lambda r: int(r["run_index"]))
     return report
+
+
+def _plan(sweep: Sweep, folder: Path, resume: bool,
+          worker_writes: bool) -> tuple[list[dict[str, Any]], list[RunTask]]:
+    """The rows of runs that are already complete (with ``resume``) and the tasks to run."""
+    rows: list[dict[str, Any]] = []
+    tasks: list[RunTask] = []
+    for point in sweep.points:
+        run_folder = folder / point.run_id
+        done = completed_summary(run_folder) if resume else None
+        if done is not None:
+            rows.append(sweep_row(point, done))
+            continue
+        # Absolute: workers (a LocalCluster, or a shared file system) may have another cwd.
+        target = str(run_folder.resolve()) if worker_writes else None
+        tasks.append(RunTask(point.run_index, point.run_id, point.scenario, target,
+                             code_fingerprint()))
+    return rows, tasks
 
 
 def _write_back(outcome: RunOutcome, run_folder: Path) -> RunOutcome:

@@ -45,8 +45,8 @@ def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
     walked = np.unique(pages[walk])
     access_faults = int((~sptes.young[walked]).sum()) if young_via_fault else 0
     sptes.young[walked] = True
-    dirty_pages = pages[walk & writes]
-    sptes.dirty[dirty_pages] = True
+    # the D bit is set by any write to a page whose D bit is clear, TLB hit or not
+    sptes.dirty[pages[present & writes]] = True
     tlbs.fill(vcpu, walked)
     missing = ~present
     if missing.any():

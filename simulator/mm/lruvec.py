@@ -218,8 +218,9 @@ class Lruvec:
             counted = refs.astype(np.int64) + ws != _LAZY
             tiers = lru_tier_from_refs(refs[counted], ws[counted])
             self.protected += np.bincount(tiers, minlength=MAX_NR_TIERS)
+            # taken one by one from the tail and list_move_tail'ed: the run ends up reversed
             for g in np.unique(new_gens):
-                self._to_tail(members[new_gens == g], int(g))
+                self._to_tail(members[new_gens == g][::-1], int(g))
         self.reset_ctrl_pos(carryover=True)
         self.min_seq += 1
 

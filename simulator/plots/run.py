@@ -34,7 +34,10 @@ VCPU_COLUMNS = {"running": "vcpu_running_ns", "faulting": "vcpu_fault_ns",
 
 def _title(run: SavedRun, what: str) -> str:
     s = run.summary
-    return f"{what}: {s.get('backend')}, {s.get('notifier')}, {s.get('vcpus')} vCPUs ({run.run_id})"
+    if pd.isna(s.get("vcpus")):  # MGLRU with a host task alone
+        return f"{what}: no VM ({run.run_id})"
+    return (f"{what}: {s.get('backend')}, {s.get('notifier')}, {int(s['vcpus'])} vCPUs "
+            f"({run.run_id})")
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -111,14 +114,19 @@ def vcpu_time_figure(run: SavedRun) -> Figure:
         over_time.set_ylim(0, 100)
     over_time.set_xlabel("simulated time (ms)")
     over_time.set_ylabel("share of vCPU time in interval (%)")
+    totals = {label: float(pd.to_numeric(pd.Series([run.summary.get(col)]), errors="coerce")
+                           .fillna(0.0).iloc[0]) / NS_PER_MS
+              for label, col in VCPU_COLUMNS.items()}
+    whole = sum(totals.values())
     bottom = 0.0
-    for label, col in VCPU_COLUMNS.items():
-        value = float(pd.to_numeric(pd.Series([run.summary.get(col)]), errors="coerce")
-                      .fillna(0.0).iloc[0]) / NS_PER_MS
+    for label, value in totals.items():
         total.bar(["whole run"], [value], bottom=bottom, color=VCPU_COLOURS[label], label=label)
         bottom += value
     total.set_ylabel("vCPU time, all vCPUs (ms)")
-    fig.legend(handles=total.containers, labels=list(VCPU_COLUMNS), loc="outside lower center",
+    # lock wait is often a sliver of a percent: the legend gives every share as a number
+    shares = [f"{label} ({100 * v / whole:.3g} %)" if whole else label
+              for label, v in totals.items()]
+    fig.legend(handles=total.containers, labels=shares, loc="outside lower center",
                ncols=len(VCPU_COLUMNS))
     fig.suptitle(_title(run, "vCPU time"))
     return fig

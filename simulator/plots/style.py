@@ -68,7 +68,7 @@ BACKEND_ORDER: tuple[str, ...] = tuple(BACKEND_COLOURS)
 _SPARE_MARKS = (Mark("X", (0, (1, 1))), Mark("P", (0, (5, 1))), Mark("v", (0, (3, 1, 1, 1))))
 
 LOCK_FILL: dict[str, FillStyleType] = {"write": "full", "none": "none", "read": "left",
-                             "per_rmap": "bottom"}
+                             "rmap": "bottom"}
 """Marker fill per aging-lock mode, so lock variants of one backend and design stay apart."""
 
 GEN_COLOURS: tuple[str, ...] = ("#08306B", "#2171B5", "#6BAED6", "#C6DBEF")

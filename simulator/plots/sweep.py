@@ -54,7 +54,13 @@ def _col(table: pd.DataFrame, col: str) -> pd.Series:
 
 
 def derive(table: pd.DataFrame) -> pd.DataFrame:
-    """The table plus the derived metric columns the figures plot (units in the names)."""
+    """The derived metric columns the figures plot (units in the names) added to the table.
+
+    Rows without a backend (a sweep records a failed run with its error and no summary) are
+    dropped: they have nothing to plot.
+    """
+    if "backend" in table.columns:
+        table = table.dropna(subset=["backend"])
     out = table.copy()
     out["aging_pass_mean_us"] = _col(table, "aging_pass_mean_ns") / 1e3
     out["aging_cpu_ms"] = _col(table, "aging_cpu_ns") / 1e6
@@ -89,6 +95,12 @@ def _fmt(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _sort_key(value: object) -> tuple[int, float, str]:
+    if isinstance(value, int | float | np.integer | np.floating):
+        return 0, float(value), ""
+    return 1, 0.0, str(value)
+
+
 def series_of(table: pd.DataFrame, varied: Sequence[str], exclude: Sequence[str]) -> list[Series]:
     """Split runs into series keyed by backend, notifier and the varied columns not excluded.
 
@@ -109,11 +121,15 @@ def series_of(table: pd.DataFrame, varied: Sequence[str], exclude: Sequence[str]
     for key, rows in table.groupby(keys, sort=False, dropna=False):
         values = dict(zip(keys, key, strict=True))
         backend, notifier = str(values["backend"]), str(values.get("notifier", ""))
-        others = [f"{SHORT.get(k, k)}={_fmt(values[k])}" for k in keys[1:] if k != "notifier"]
-        label = ", ".join([backend, *([notifier] if notifier else []), *others])
-        out.append(Series(label, backend, notifier, str(values.get("aging_lock", "")), rows))
-    return sorted(out, key=lambda s: (backends.index(s.backend), notifiers.index(s.notifier),
-                                      s.label))
+        rest = [k for k in keys[1:] if k != "notifier"]
+        label = ", ".join([backend, *([notifier] if notifier else []),
+                           *(f"{SHORT.get(k, k)}={_fmt(values[k])}" for k in rest)])
+        # numbers sort as numbers, so "vCPUs=2" comes before "vCPUs=16"
+        order = (backends.index(backend), notifiers.index(notifier),
+                 *(_sort_key(values[k]) for k in rest))
+        out.append((order, Series(label, backend, notifier, str(values.get("aging_lock", "")),
+                                  rows)))
+    return [s for _, s in sorted(out, key=lambda t: t[0])]
 
 
 def _note(ax: Axes, text: str) -> None:
