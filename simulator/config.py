@@ -71,14 +71,16 @@ class SimConfig:
 class HostConfig:
     """``[host]``: the memcg that holds the VM (and the host task) and its swap device."""
 
-    memory: int = _f(3 * 2**30, size=True, lo=PAGE_SIZE * 1024,
+    memory: int = _f(3 * 2**30, size=True, lo=PAGE_SIZE * 16,
                      doc="bytes the memcg may keep resident; the rest is swapped")
     swap: str = _f("zram", choices=("zram", "ssd"), doc="swap device: sets swap-in/out latency")
     wmark_low: float = _f(0.01, lo=0.0, hi=0.5,
                           doc="kswapd wakes when free memory falls below this fraction")
     wmark_high: float = _f(0.02, lo=0.0, hi=0.5,
                            doc="kswapd reclaims until free memory reaches this fraction")
-    policy: str = _f("mglru", choices=("mglru",), doc="page replacement policy")
+    policy: str = _f("mglru", choices=("mglru", "lru"),
+                     doc="page replacement: mglru, or lru (exact LRU over every access, "
+                         "the yardstick)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +277,8 @@ def _check_cross(sc: Scenario, source: str) -> None:
                               f"backend {sc.vm.backend} cannot age with "
                               f"{sc.vm.aging_lock!r} (possible: auto, {', '.join(allowed)})")
     total = sc.guest_pages + sc.task_pages
-    if sc.host_pages < 1024:
-        raise ConfigError(source, "host.memory", "must be at least 4MiB")
+    if sc.host_pages < 16:
+        raise ConfigError(source, "host.memory", "must be at least 64KiB (16 pages)")
     if total == 0:
         raise ConfigError(source, "vm.memory", "nothing to simulate")
 

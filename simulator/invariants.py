@@ -34,12 +34,19 @@ def check_machine(m: Machine) -> None:
 
 
 def _check(m: Machine) -> None:
-    m.lruvec.check_invariants()
     pt, lv = m.pt, m.lruvec
-    resident = lv.gen >= 0
+    if m.exact_lru is not None:
+        resident = np.zeros(pt.nr_pages, dtype=bool)
+        resident[m.exact_lru.resident()] = True
+        if len(m.exact_lru) > m.exact_lru.capacity:
+            raise InvariantError(f"exact LRU holds {len(m.exact_lru)} pages, "
+                                 f"capacity {m.exact_lru.capacity}")
+    else:
+        m.lruvec.check_invariants()
+        resident = lv.gen >= 0
     if np.any(resident != pt.present):
-        raise InvariantError(f"page {_first(resident != pt.present)}: on the LRU "
-                             "but not mapped, or mapped but not on the LRU")
+        raise InvariantError(f"page {_first(resident != pt.present)}: resident "
+                             "but not mapped, or mapped but not resident")
     if np.any(pt.present & pt.swapped):
         raise InvariantError(f"page {_first(pt.present & pt.swapped)}: present and swapped")
     untouched = ~pt.present & ~pt.swapped

@@ -47,6 +47,7 @@ from simulator.mm.constants import DEF_PRIORITY, MIN_LRU_BATCH, MIN_NR_GENS
 from simulator.mm.debugfs import lru_gen_show
 from simulator.mm.eviction import Eviction
 from simulator.mm.fault import handle_faults
+from simulator.mm.lru import ExactLru
 from simulator.mm.lruvec import Lruvec, lru_gen_from_seq
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables, layout
@@ -128,6 +129,7 @@ class Machine:
         self.limit_pages = limit
         self.wake_pages = int(limit * (1.0 - sc.host.wmark_low))
         self.target_pages = min(int(limit * (1.0 - sc.host.wmark_high)), self.wake_pages)
+        self.exact_lru = ExactLru(limit) if sc.host.policy == "lru" else None
         self.kswapd_wake = self.env.event()
         self.memory_freed = self.env.event()
         self.aging_done: simpy.Event | None = None
@@ -144,7 +146,43 @@ class Machine:
         return int(self.env.now)
 
     def resident(self) -> int:
+        if self.exact_lru is not None:
+            return len(self.exact_lru)
         return self.lruvec.resident_pages()
+
+    def _exact_lru_quantum(self, pages: np.ndarray, writes: np.ndarray,
+                           sptes: Any | None) -> tuple[int, int]:
+        """``policy = "lru"``: run accesses through the exact LRU in order; returns
+        (first-touch misses, refaults). Evicted pages are unmapped to swap (and zapped from
+        KVM); missed pages still resident at the end are mapped."""
+        assert self.exact_lru is not None
+        pt = self.pt
+        touched_before = pt.present | pt.swapped
+        misses, evicted = self.exact_lru.access(pages)
+        first_seen = np.unique(misses, return_index=True)[1]
+        is_first = np.zeros(len(misses), dtype=bool)
+        is_first[first_seen] = True
+        first_touch = int((is_first & ~touched_before[misses]).sum())
+        refaults = len(misses) - first_touch
+        gone = np.unique(evicted)
+        gone = gone[[int(p) not in self.exact_lru for p in gone]]
+        if len(gone):
+            pt.unmap_to_swap(gone)
+            if sptes is not None:
+                guest = gone[gone < len(sptes.present)]
+                sptes.zap(guest)
+                self.tlbs.invalidate(guest)
+        new = np.unique(misses)
+        new = new[[int(p) in self.exact_lru for p in new]]
+        if len(new):
+            wrote = np.isin(new, pages[writes])
+            pt.map_pages(new, wrote)
+            if sptes is not None:
+                sptes.map(new, wrote)
+        self.counters.evictions += len(evicted)
+        self.truth.record_access(pages)
+        self._check()
+        return first_touch, refaults
 
     def _after_faults(self) -> Generator[simpy.Event, Any, float]:
         """Wake kswapd below the low watermark; stall at the limit. Returns the stall time."""
@@ -170,6 +208,17 @@ class Machine:
         hold = costs.fault_lock_hold_ns
         while True:
             pages, writes = wl.next_batch(v, sc.vm.quantum_accesses)
+            if self.exact_lru is not None:
+                first, refaults = self._exact_lru_quantum(pages, writes, backend.sptes)
+                running = len(pages) * (sc.workload.think_ns + costs.access_ns)
+                faulting = (first + refaults) * fault_cost + refaults * swap_in
+                c.accesses += len(pages)
+                c.faults_first_touch += first
+                c.refaults += refaults
+                c.vcpu_running_ns += running
+                c.vcpu_fault_ns += faulting
+                yield self.env.timeout(max(1, round(running + faulting)))
+                continue
             q = run_quantum(v, pages, writes, backend.sptes, self.tlbs,
                             backend.young_via_fault)
             fr = handle_faults(self.pt, self.lruvec, self.workingset, q.fault_pages,
@@ -212,6 +261,15 @@ class Machine:
         while True:
             rel, writes = self.task_workload.next_batch(0, quantum)
             pages = rel + region.start
+            if self.exact_lru is not None:
+                first, refaults = self._exact_lru_quantum(pages, writes, None)
+                c.host_task_accesses += len(pages)
+                c.faults_first_touch += first
+                c.refaults += refaults
+                duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
+                    + (first + refaults) * costs.fault_first_touch_ns + refaults * swap_in
+                yield self.env.timeout(max(1, round(duration)))
+                continue
             present = self.pt.present[pages]
             self.pt.young[pages[present]] = True
             self.pt.dirty[pages[present & writes]] = True
@@ -399,8 +457,9 @@ class Machine:
                 env.process(self._vcpu(v))
         if self.task_workload is not None:
             env.process(self._task())
-        env.process(self._kswapd())
-        if sc.mglru.aging != "reclaim":
+        if self.exact_lru is None:
+            env.process(self._kswapd())
+        if self.exact_lru is None and sc.mglru.aging != "reclaim":
             env.process(self._ager())
         env.process(self._sampler())
         end = round(sc.sim.duration_ms * NS_PER_MS)

@@ -44,6 +44,8 @@ def register(subparsers: Any) -> None:
     sp.add_argument("--dry-run", action="store_true",
                     help="list the runs (index, id, varied values) and exit")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sp.add_argument("--no-report", action="store_true",
+                    help="skip the comparison figures and report.html")
     sp.set_defaults(func=_cmd_sweep)
 
 
@@ -84,4 +86,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"table: {report.parquet_path}")
     if report.errors_path is not None:
         print(f"errors: {report.errors_path}", file=sys.stderr)
+    if not args.no_report and ok:
+        from simulator.report import write_report
+
+        page = write_report(report.csv_path.parent)
+        print(f"report: {page}")
     return exit_code(report)

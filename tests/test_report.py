@@ -10,7 +10,6 @@ import base64
 import contextlib
 import io
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -191,19 +190,3 @@ def test_cli_plot_bad_input(make: str, tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["plot", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(target) in err and "Traceback" not in err
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium package")
-def test_renders_in_headless_chromium(sweep_report: Written, tmp_path: Path) -> None:
-    _, files, _ = sweep_report
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--window-size=1280,2400", f"--screenshot={shot}", files.html.resolve().as_uri()],
-        capture_output=True, check=True, timeout=60)
-    png = shot.read_bytes()
-    # a blank page compresses to a few KiB; embedded figures and tables make it far larger
-    assert png[:4] == b"\x89PNG" and len(png) > 50_000
