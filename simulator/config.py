@@ -120,10 +120,22 @@ class VmConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ExtraVmConfig(VmConfig):
+    """``[vms.NAME]``: a further VM in the same memcg, with its own ``[vms.NAME.workload]``.
+
+    It takes every ``[vm]`` key (``enabled = false`` leaves it out) and is consulted by MGLRU
+    through the same ``[mglru]`` notifier design as the first VM.
+    """
+
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+
+
+@dataclass(frozen=True, slots=True)
 class TaskConfig:
     """``[task]``: a host (non-VM) process whose accesses set primary A bits directly."""
 
     memory: int = _f(0, size=True, lo=0, doc="bytes the host task maps (0: no host task)")
+    quantum_accesses: int = _f(1024, lo=1, hi=1 << 20, doc="page touches per host-task step")
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
 
 
@@ -158,10 +170,21 @@ class Scenario:
     mglru: MglruConfig = field(default_factory=MglruConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     costs: CostConfig = field(default_factory=CostConfig)
+    vms: dict[str, ExtraVmConfig] = field(default_factory=dict)
+    """Further VMs sharing the memcg, by name (``[vms.NAME]``)."""
+
+    def all_vms(self) -> list[tuple[str, VmConfig, WorkloadConfig]]:
+        """Every enabled VM: ``vm0`` from ``[vm]``/``[workload]``, then ``[vms.NAME]``."""
+        out: list[tuple[str, VmConfig, WorkloadConfig]] = []
+        if self.vm.enabled:
+            out.append(("vm0", self.vm, self.workload))
+        out.extend((name, v, v.workload) for name, v in self.vms.items() if v.enabled)
+        return out
 
     @property
     def guest_pages(self) -> int:
-        return self.vm.memory // PAGE_SIZE if self.vm.enabled else 0
+        """Pages of all enabled VMs."""
+        return sum(v.memory // PAGE_SIZE for _, v, _ in self.all_vms())
 
     @property
     def task_pages(self) -> int:
@@ -172,6 +195,7 @@ class Scenario:
         return self.host.memory // PAGE_SIZE
 
 
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -248,7 +272,17 @@ def _build(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> Any:
         if key not in fields:
             raise ConfigError(source, dotted, "unknown key" + _suggest(key, fields))
         ftype = types_[key]
-        if dataclasses.is_dataclass(ftype):
+        if typing.get_origin(ftype) is dict:
+            item = typing.get_args(ftype)[1]
+            if not isinstance(value, Mapping):
+                raise ConfigError(source, dotted, f"expected a table of named tables, got {value!r}")
+            for name in value:
+                if not _NAME_RE.match(name) or name in ("vm0", "task"):
+                    raise ConfigError(source, f"{dotted}.{name}",
+                                      "a name of letters, digits and _ (not vm0 or task)")
+            kwargs[key] = {name: _build(item, v, source, f"{dotted}.{name}.")
+                           for name, v in value.items()}
+        elif dataclasses.is_dataclass(ftype):
             kwargs[key] = _build(typing.cast(type, ftype), value, source, dotted + ".")
         else:
             kwargs[key] = _coerce(value, ftype, fields[key].metadata, source, dotted)
@@ -259,23 +293,25 @@ def _check_cross(sc: Scenario, source: str) -> None:
     """Rules that involve more than one key."""
     if sc.host.wmark_high < sc.host.wmark_low:
         raise ConfigError(source, "host.wmark_high", "must be >= host.wmark_low")
-    if not sc.vm.enabled and sc.task.memory == 0:
+    if not sc.all_vms() and sc.task.memory == 0:
         raise ConfigError(source, "task.memory",
                           "host-only mode (vm.enabled = false) needs a host task (task.memory > 0)")
-    if sc.vm.enabled and sc.vm.memory % (512 * PAGE_SIZE):
-        raise ConfigError(source, "vm.memory", "must be a multiple of 2MiB (whole PTE tables)")
+    for name, vm, _ in sc.all_vms():
+        key = "vm" if name == "vm0" else f"vms.{name}"
+        if vm.memory % (512 * PAGE_SIZE):
+            raise ConfigError(source, f"{key}.memory", "must be a multiple of 2MiB (whole PTE tables)")
+        if not vm.hw_af and vm.backend != "arm64":
+            raise ConfigError(source, f"{key}.hw_af", "only arm64 has a software Access Flag mode")
+        if vm.aging_lock != "auto":
+            from simulator.kvm.backends import BACKENDS
+
+            allowed = BACKENDS[vm.backend].aging_locks
+            if vm.aging_lock not in allowed:
+                raise ConfigError(source, f"{key}.aging_lock",
+                                  f"backend {vm.backend} cannot age with "
+                                  f"{vm.aging_lock!r} (possible: auto, {', '.join(allowed)})")
     if sc.task.memory % PAGE_SIZE:
         raise ConfigError(source, "task.memory", "must be a multiple of 4KiB")
-    if sc.vm.enabled and not sc.vm.hw_af and sc.vm.backend != "arm64":
-        raise ConfigError(source, "vm.hw_af", "only arm64 has a software Access Flag mode")
-    if sc.vm.enabled and sc.vm.aging_lock != "auto":
-        from simulator.kvm.backends import BACKENDS
-
-        allowed = BACKENDS[sc.vm.backend].aging_locks
-        if sc.vm.aging_lock not in allowed:
-            raise ConfigError(source, "vm.aging_lock",
-                              f"backend {sc.vm.backend} cannot age with "
-                              f"{sc.vm.aging_lock!r} (possible: auto, {', '.join(allowed)})")
     total = sc.guest_pages + sc.task_pages
     if sc.host_pages < 16:
         raise ConfigError(source, "host.memory", "must be at least 64KiB (16 pages)")
@@ -322,7 +358,10 @@ def _field_at(dotted: str) -> tuple[Any, Mapping[str, Any]]:
     cls: Any = Scenario
     meta: Mapping[str, Any] = {}
     ftype: Any = None
-    for part in dotted.split("."):
+    parts = dotted.split(".")
+    i = 0
+    while i < len(parts):
+        part = parts[i]
         if not dataclasses.is_dataclass(cls):
             raise ConfigError("--set", dotted, "unknown key")
         fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -330,7 +369,15 @@ def _field_at(dotted: str) -> tuple[Any, Mapping[str, Any]]:
             raise ConfigError("--set", dotted, "unknown key" + _suggest(part, fields))
         ftype = _field_types(cls)[part]
         meta = fields[part].metadata
+        if typing.get_origin(ftype) is dict:
+            if i + 1 >= len(parts):
+                raise ConfigError("--set", dotted, "name a member, e.g. vms.NAME.vcpus")
+            i += 1  # the member's name
+            ftype = typing.get_args(ftype)[1]
         cls = ftype
+        i += 1
+    if dataclasses.is_dataclass(ftype):
+        raise ConfigError("--set", dotted, "is a table, not a value")
     return ftype, meta
 
 
@@ -409,7 +456,7 @@ def to_toml(sc: Scenario) -> str:
     def emit(table: Mapping[str, Any], name: str) -> None:
         scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
         subs = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-        if name:
+        if name and (scalars or not subs):
             lines.append(f"\n[{name}]")
         lines.extend(f"{k} = {scalar(v)}" for k, v in scalars.items())
         for k, v in subs.items():
@@ -427,6 +474,9 @@ def describe_keys() -> list[tuple[str, str, str]]:
         types_ = _field_types(cls)
         for f in dataclasses.fields(cls):
             ftype = types_[f.name]
+            if typing.get_origin(ftype) is dict:
+                walk(typing.get_args(ftype)[1], prefix + f.name + ".<name>.")
+                continue
             if dataclasses.is_dataclass(ftype):
                 walk(ftype, prefix + f.name + ".")
                 continue
@@ -438,7 +488,7 @@ def describe_keys() -> list[tuple[str, str, str]]:
 
 
 __all__ = [
-    "PAGE_SIZE", "ConfigError", "CostConfig", "HostConfig", "MglruConfig", "Scenario",
+    "PAGE_SIZE", "ConfigError", "CostConfig", "ExtraVmConfig", "HostConfig", "MglruConfig", "Scenario",
     "SimConfig", "TaskConfig", "VmConfig", "WorkloadConfig", "apply_overrides",
     "describe_keys", "load_scenario", "parse_override", "parse_size", "read_toml",
     "scenario_from_dict", "to_dict", "to_toml",

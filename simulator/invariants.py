@@ -58,16 +58,20 @@ def _check(m: Machine) -> None:
                              "state outside any mm")
     if np.any(pt.young & ~pt.present):
         raise InvariantError(f"page {_first(pt.young & ~pt.present)}: young but not present")
-    if m.backend is not None:
-        sp = m.backend.sptes
-        host = pt.present[: len(sp.present)]
-        if np.any(sp.present & ~host):
-            raise InvariantError(f"guest page {_first(sp.present & ~host)}: SPTE present "
-                                 "without a present primary PTE")
+    for vm in m.vms:
+        sp = vm.backend.sptes
+        outside = np.ones(len(sp.present), dtype=bool)
+        outside[vm.region.start:vm.region.end] = False
+        if np.any(sp.present & outside):
+            raise InvariantError(f"{vm.name}: page {_first(sp.present & outside)} has an SPTE "
+                                 "outside the VM's memory")
+        if np.any(sp.present & ~pt.present):
+            raise InvariantError(f"{vm.name}: page {_first(sp.present & ~pt.present)}: SPTE "
+                                 "present without a present primary PTE")
         if np.any(sp.young & ~sp.present):
-            raise InvariantError(f"guest page {_first(sp.young & ~sp.present)}: SPTE young "
-                                 "but not present")
-        cached = m.tlbs.cached()
+            raise InvariantError(f"{vm.name}: page {_first(sp.young & ~sp.present)}: SPTE "
+                                 "young but not present")
+        cached = vm.tlbs.cached()
         if len(cached) and not np.all(sp.present[cached]):
-            raise InvariantError(f"guest page {int(cached[~sp.present[cached]][0])}: in a TLB "
-                                 "without a present SPTE")
+            raise InvariantError(f"{vm.name}: page {int(cached[~sp.present[cached]][0])}: in "
+                                 "a TLB without a present SPTE")

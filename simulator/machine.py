@@ -4,11 +4,9 @@ Actors (SimPy processes, DESIGN §3): one per vCPU, an optional host task, kswap
 proactive ager, and a sampler. Per-page work happens in numpy inside one event; an actor then
 yields a timeout of the simulated duration of what it just did. Time is integer nanoseconds.
 
-- **vCPU** (``_vcpu``): takes ``quantum_accesses`` touches from its workload stream, applies them
-  (``kvm.vcpu.run_quantum``), faults missing pages in (``mm.fault``) holding ``mmu_lock`` the
-  backend's way, and advances by touch, TLB-miss, fault and lock-wait time. When the memcg is at
-  its limit it stalls until kswapd frees memory (a simplification of direct reclaim: the
-  stalled time is reported as ``vcpu_stall_ns``).
+- **vCPU** (``simulator.vm.Vm.vcpu``, one VM or several sharing the memcg): applies quanta of
+  touches and faults; when the memcg is at its limit it stalls until kswapd frees memory (a
+  simplification of direct reclaim: the stalled time is reported as ``vcpu_stall_ns``).
 - **host task** (``_task``): the same without KVM: its touches set primary A bits directly
   (no TLB model for the host).
 - **kswapd** (``_kswapd``): woken below the low watermark, reclaims to the high one the way
@@ -35,12 +33,11 @@ import numpy as np
 import simpy
 
 from simulator.accounting import Work
-from simulator.config import Scenario, to_toml
-from simulator.kvm.backends import KvmBackend, make_backend
-from simulator.kvm.mmu_lock import FastLock, LockModel
-from simulator.kvm.notifier import KvmAgingOps, make_design
+from simulator.config import PAGE_SIZE, Scenario, to_toml
+from simulator.kvm.backends import KvmBackend
+from simulator.kvm.backends.base import LockDebt
+from simulator.kvm.mmu_lock import LockModel
 from simulator.kvm.tlb import Tlbs
-from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
 from simulator.mm.aging import Aging, WalkResult
 from simulator.mm.constants import DEF_PRIORITY, MIN_LRU_BATCH, MIN_NR_GENS
@@ -54,10 +51,10 @@ from simulator.mm.pagetable import PageTables, layout
 from simulator.mm.workingset import Workingset
 from simulator.rng import RngStreams
 from simulator.truth import GroundTruth
+from simulator.vm import Vm
 from workloads import Workload, make_workload
 
 NS_PER_MS = 1_000_000
-VM_MM = "vm0"
 TASK_MM = "task"
 
 
@@ -82,6 +79,7 @@ class RunData:
     backend: str | None = None
     aging_lock: str | None = None
     young_via_fault: bool = False
+    vm_counters: dict[str, Counters] = field(default_factory=dict)
 
 
 class Machine:
@@ -91,9 +89,8 @@ class Machine:
         self.sc = sc
         self.env = simpy.Environment()
         self.streams = RngStreams(sc.sim.seed)
-        sizes: list[tuple[str, int, bool]] = []
-        if sc.vm.enabled:
-            sizes.append((VM_MM, sc.guest_pages, True))
+        sizes: list[tuple[str, int, bool]] = [
+            (name, vm.memory // PAGE_SIZE, True) for name, vm, _ in sc.all_vms()]
         if sc.task_pages:
             sizes.append((TASK_MM, sc.task_pages, False))
         self.pt = PageTables(layout(sizes))
@@ -102,20 +99,12 @@ class Machine:
         self.truth = GroundTruth(self.pt.nr_pages)
         self.workingset = Workingset(self.pt.nr_pages)
         self.counters = Counters()
+        self.exact_lru = ExactLru(sc.host_pages) if sc.host.policy == "lru" else None
+        self.vms = [Vm(self, name, vm, wl, self.pt.region_of(self.mm_ids[name]))
+                    for name, vm, wl in sc.all_vms()]
         self.notifiers: dict[int, SecondaryMmu | None] = {r.mm_id: None for r in self.pt.regions}
-        self.backend: KvmBackend | None = None
-        self.vm_workload: Workload | None = None
-        if sc.vm.enabled:
-            self.backend = make_backend(sc.vm.backend, sc.guest_pages, sc.vm.aging_lock,
-                                        sc.costs, hw_af=sc.vm.hw_af)
-            self.tlbs = Tlbs(sc.vm.vcpus, sc.vm.tlb_entries)
-            ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=sc.vm.tlb_flush_on_age)
-            self.notifiers[self.mm_ids[VM_MM]] = make_design(
-                sc.mglru.notifier, ops, sc.mglru.unreliable_fallback)
-            self.vm_workload = make_workload(sc.workload, sc.guest_pages, sc.vm.vcpus,
-                                             self.streams.seed_sequence("workload.vm0"))
-        self.kswapd_actor = sc.vm.vcpus if sc.vm.enabled else 0
-        self.lock: LockModel = self._lock_model(self.kswapd_actor + 1)
+        for vm in self.vms:
+            self.notifiers[vm.region.mm_id] = vm.design
         self.task_workload: Workload | None = None
         if sc.task_pages:
             self.task_workload = make_workload(sc.task.workload, sc.task_pages, 1,
@@ -129,17 +118,23 @@ class Machine:
         self.limit_pages = limit
         self.wake_pages = int(limit * (1.0 - sc.host.wmark_low))
         self.target_pages = min(int(limit * (1.0 - sc.host.wmark_high)), self.wake_pages)
-        self.exact_lru = ExactLru(limit) if sc.host.policy == "lru" else None
         self.kswapd_wake = self.env.event()
         self.memory_freed = self.env.event()
         self.aging_done: simpy.Event | None = None
         self.data = RunData(sc, run_id_of(sc), self.counters, self.truth)
 
-    def _lock_model(self, actors: int) -> LockModel:
-        if self.sc.vm.lock_model == "fine":
-            from simulator.kvm.mmu_lock_fine import FineLock
-            return FineLock(self.env, actors, self.streams.generator("mmu_lock.fine"))
-        return FastLock(self.env, actors)
+    # --- the first VM, for single-VM callers -----------------------------------------------
+    @property
+    def backend(self) -> KvmBackend | None:
+        return self.vms[0].backend if self.vms else None
+
+    @property
+    def tlbs(self) -> Tlbs:
+        return self.vms[0].tlbs
+
+    @property
+    def lock(self) -> LockModel:
+        return self.vms[0].lock
 
     # --- helpers ------------------------------------------------------------------------------
     def now(self) -> int:
@@ -150,8 +145,8 @@ class Machine:
             return len(self.exact_lru)
         return self.lruvec.resident_pages()
 
-    def _exact_lru_quantum(self, pages: np.ndarray, writes: np.ndarray,
-                           sptes: Any | None) -> tuple[int, int]:
+    def exact_lru_quantum(self, pages: np.ndarray, writes: np.ndarray,
+                          vm: Vm | None) -> tuple[int, int]:
         """``policy = "lru"``: run accesses through the exact LRU in order; returns
         (first-touch misses, refaults). Evicted pages are unmapped to swap (and zapped from
         KVM); missed pages still resident at the end are mapped."""
@@ -168,23 +163,21 @@ class Machine:
         gone = gone[[int(p) not in self.exact_lru for p in gone]]
         if len(gone):
             pt.unmap_to_swap(gone)
-            if sptes is not None:
-                guest = gone[gone < len(sptes.present)]
-                sptes.zap(guest)
-                self.tlbs.invalidate(guest)
+            for v in self.vms:
+                v.zap(gone)
         new = np.unique(misses)
         new = new[[int(p) in self.exact_lru for p in new]]
         if len(new):
             wrote = np.isin(new, pages[writes])
             pt.map_pages(new, wrote)
-            if sptes is not None:
-                sptes.map(new, wrote)
+            if vm is not None:
+                vm.backend.sptes.map(new, wrote)
         self.counters.evictions += len(evicted)
         self.truth.record_access(pages)
         self._check()
         return first_touch, refaults
 
-    def _after_faults(self) -> Generator[simpy.Event, Any, float]:
+    def after_faults(self) -> Generator[simpy.Event, Any, float]:
         """Wake kswapd below the low watermark; stall at the limit. Returns the stall time."""
         if self.resident() > self.wake_pages and not self.kswapd_wake.triggered:
             self.kswapd_wake.succeed()
@@ -199,70 +192,17 @@ class Machine:
             check_machine(self)
 
     # --- actors -------------------------------------------------------------------------------
-    def _vcpu(self, v: int) -> Generator[simpy.Event, Any, None]:
-        sc, costs, c = self.sc, self.sc.costs, self.counters
-        assert self.backend is not None and self.vm_workload is not None
-        backend, wl = self.backend, self.vm_workload
-        fault_cost = costs.fault_first_touch_ns
-        swap_in = costs.swap_in_ns(sc.host.swap)
-        hold = costs.fault_lock_hold_ns
-        while True:
-            pages, writes = wl.next_batch(v, sc.vm.quantum_accesses)
-            if self.exact_lru is not None:
-                first, refaults = self._exact_lru_quantum(pages, writes, backend.sptes)
-                running = len(pages) * (sc.workload.think_ns + costs.access_ns)
-                faulting = (first + refaults) * fault_cost + refaults * swap_in
-                c.accesses += len(pages)
-                c.faults_first_touch += first
-                c.refaults += refaults
-                c.vcpu_running_ns += running
-                c.vcpu_fault_ns += faulting
-                yield self.env.timeout(max(1, round(running + faulting)))
-                continue
-            q = run_quantum(v, pages, writes, backend.sptes, self.tlbs,
-                            backend.young_via_fault)
-            fr = handle_faults(self.pt, self.lruvec, self.workingset, q.fault_pages,
-                               q.fault_writes)
-            backend.sptes.map(q.fault_pages, q.fault_writes)
-            self.tlbs.fill(v, q.fault_pages)
-            self.truth.record_access(pages)
-            running = q.accesses * (sc.workload.think_ns + costs.access_ns) \
-                + q.tlb_misses * costs.tlb_miss_ns + self.tlbs.take_ipi_debt(v)
-            nfaults = len(q.fault_pages)
-            faulting = nfaults * fault_cost + fr.swap_in * swap_in \
-                + q.access_faults * backend.access_fault_ns
-            locks = nfaults + (q.access_faults
-                               if backend.access_fault_lock == backend.fault_lock else 0)
-            c.accesses += q.accesses
-            c.tlb_misses += q.tlb_misses
-            c.faults_first_touch += fr.first_touch
-            c.faults_access_track += q.access_faults
-            c.refaults += fr.swap_in
-            c.refaults_recent += fr.refault_recent
-            c.vcpu_running_ns += running
-            c.vcpu_fault_ns += faulting
-            if backend.fault_lock == "write":
-                c.fault_write_hold_ns += locks * hold
-            by_kind: dict[str, float] = {}
-            wait = yield from self.lock.step(v, "fault", backend.fault_lock, running + faulting,
-                                             locks, hold, by_kind)
-            c.vcpu_lock_wait_ns += wait
-            for kind, w in by_kind.items():
-                c.vcpu_lock_wait_by[kind] = c.vcpu_lock_wait_by.get(kind, 0.0) + w
-            stall = yield from self._after_faults()
-            c.vcpu_stall_ns += stall
-
     def _task(self) -> Generator[simpy.Event, Any, None]:
         sc, costs, c = self.sc, self.sc.costs, self.counters
         assert self.task_workload is not None
         region = self.pt.region_of(self.mm_ids[TASK_MM])
         swap_in = costs.swap_in_ns(sc.host.swap)
-        quantum = sc.vm.quantum_accesses
+        quantum = sc.task.quantum_accesses
         while True:
             rel, writes = self.task_workload.next_batch(0, quantum)
             pages = rel + region.start
             if self.exact_lru is not None:
-                first, refaults = self._exact_lru_quantum(pages, writes, None)
+                first, refaults = self.exact_lru_quantum(pages, writes, None)
                 c.host_task_accesses += len(pages)
                 c.faults_first_touch += first
                 c.refaults += refaults
@@ -284,7 +224,7 @@ class Machine:
             duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
                 + len(missing) * costs.fault_first_touch_ns + fr.swap_in * swap_in
             yield self.env.timeout(max(1, round(duration)))
-            yield from self._after_faults()
+            yield from self.after_faults()
 
     def _age(self, trigger: str, force_scan: bool) -> Generator[simpy.Event, Any, None]:
         """One aging iteration (``try_to_inc_max_seq``), timed chunk by chunk."""
@@ -350,16 +290,28 @@ class Machine:
         return res.scanned, res.reclaimed
 
     def _kswapd_step(self, kind: str, work: Work) -> Generator[simpy.Event, Any, float]:
-        """Time a kswapd step through the lock model; returns its lock wait."""
-        if work.write_locks:
-            mode, n, hold = "write", work.write_locks, work.write_hold_ns / work.write_locks
-        elif work.read_locks:
-            mode, n, hold = "read", work.read_locks, self.sc.costs.mmu_lock_ns
-        else:
-            mode, n, hold = "none", 0, 0.0
-        wait: float = yield from self.lock.step(self.kswapd_actor, kind, mode, work.cpu_ns, n,
-                                                hold)
+        """Time a kswapd step: its CPU work, contending on the mmu_lock of each VM it locked.
+
+        A step that locked several VMs' locks (an eviction batch over two VMs) is split among
+        them in proportion to its acquisitions, one lock step after the other.
+        """
+        debts = [(vm, vm.backend.pending.take()) for vm in self.vms]
+        locked = [(vm, d) for vm, d in debts if d.write_locks or d.read_locks]
+        if not locked:
+            yield self.env.timeout(max(1, round(work.cpu_ns)))
+            return 0.0
+        total = sum(d.write_locks + d.read_locks for _, d in locked)
+        wait = 0.0
+        for vm, d in locked:
+            share = work.cpu_ns * (d.write_locks + d.read_locks) / total
+            mode, n, hold = self._lock_args(d)
+            wait += yield from vm.lock.step(vm.kswapd_actor, kind, mode, share, n, hold)
         return wait
+
+    def _lock_args(self, d: LockDebt) -> tuple[str, int, float]:
+        if d.write_locks:
+            return "write", d.write_locks, d.write_hold_ns / d.write_locks
+        return "read", d.read_locks, self.sc.costs.mmu_lock_ns
 
     def set_initial_priority(self, nr_to_reclaim: int) -> int:
         """``set_initial_priority``: (reclaimable >> priority) ≈ nr_to_reclaim, in [6, 12]."""
@@ -452,9 +404,8 @@ class Machine:
     def run(self) -> RunData:
         """Run the scenario to ``sim.duration_ms`` and return the in-memory results."""
         sc, env = self.sc, self.env
-        if sc.vm.enabled:
-            for v in range(sc.vm.vcpus):
-                env.process(self._vcpu(v))
+        for vm in self.vms:
+            vm.start()
         if self.task_workload is not None:
             env.process(self._task())
         if self.exact_lru is None:
@@ -467,14 +418,15 @@ class Machine:
         self._sample()
         self.data.lru_gen.append(self._lru_gen_snapshot())
         self.data.sim_time_ns = end
-        if sc.vm.enabled:
-            assert self.backend is not None
+        if self.vms:
+            first = self.vms[0]
             c = self.counters
             self.data.mmu_lock_write_hold_ns = (c.aging_work.write_hold_ns
                                                 + c.eviction_work.write_hold_ns
                                                 + c.fault_write_hold_ns)
-            self.data.backend = sc.vm.backend
-            self.data.aging_lock = self.backend.aging_lock
-            self.data.young_via_fault = self.backend.young_via_fault
+            self.data.backend = first.cfg.backend
+            self.data.aging_lock = first.backend.aging_lock
+            self.data.young_via_fault = any(vm.backend.young_via_fault for vm in self.vms)
+            self.data.vm_counters = {vm.name: vm.counters for vm in self.vms}
         self._check()
         return self.data

@@ -63,7 +63,8 @@ def simulate(sc: Scenario) -> RunResult:
 def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
     """The one-row summary: the contract columns of DESIGN §5 first, then extra ones."""
     sc, c = data.scenario, data.counters
-    vm = sc.vm.enabled
+    vms = sc.all_vms()
+    vm = bool(vms)
     accesses = c.accesses + c.host_task_accesses
     total = data.truth.total
     precision, recall, f1 = ratios(total)
@@ -83,8 +84,8 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         "backend": data.backend,
         "notifier": sc.mglru.notifier if vm else None,
         "aging_lock": data.aging_lock,
-        "workload": sc.workload.kind if vm else sc.task.workload.kind,
-        "vcpus": sc.vm.vcpus if vm else None,
+        "workload": vms[0][2].kind if vm else sc.task.workload.kind,
+        "vcpus": sum(v.vcpus for _, v, _ in vms) if vm else None,
         "guest_pages": sc.guest_pages,
         "host_pages": sc.host_pages,
         "sim_time_ns": data.sim_time_ns,
@@ -135,9 +136,24 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         notifier_fast_failed=work_sum("notifier_fast_failed") if design == "fast_only" and vm
         else None,
         unreliable_fallback=sc.mglru.unreliable_fallback if bitmap else None,
-        tlb_flush_on_age=sc.vm.tlb_flush_on_age if vm else None,
-        lock_model=sc.vm.lock_model if vm else None,
+        tlb_flush_on_age=vms[0][1].tlb_flush_on_age if vm else None,
+        lock_model=vms[0][1].lock_model if vm else None,
+        vms=len(vms),
+        host_task_accesses=c.host_task_accesses if sc.task_pages else None,
     )
+    if len(vms) > 1:
+        # per-VM breakdown when several VMs share the memcg
+        for name, vc in data.vm_counters.items():
+            acc = vc.accesses
+            row.update({
+                f"vm_{name}_accesses": acc,
+                f"vm_{name}_faults_first_touch": vc.faults_first_touch,
+                f"vm_{name}_refaults": vc.refaults,
+                f"vm_{name}_vcpu_lock_wait_ns": vc.vcpu_lock_wait_ns,
+                f"vm_{name}_vcpu_stall_ns": vc.vcpu_stall_ns,
+                f"vm_{name}_miss_ratio": (vc.faults_first_touch + vc.refaults) / acc
+                if acc else None,
+            })
     for kind in ("aging", "eviction", "fault", "readers"):
         row[f"vcpu_lock_wait_{kind}_ns"] = c.vcpu_lock_wait_by.get(kind, 0.0) if vm else None
     row.update(work_columns("aging", c.aging_work))

@@ -43,8 +43,8 @@ def test_lru_policy_in_the_simulator_counts_misses_exactly() -> None:
     accesses (the task's workload stream) through ExactLru."""
     doc = {"sim": {"duration_ms": 20, "seed": 4, "check_invariants": True},
            "host": {"memory": "1MiB", "policy": "lru"},
-           "vm": {"enabled": False, "quantum_accesses": 256},
-           "task": {"memory": "4MiB", "workload": {"kind": "zipf", "theta": 0.8,
+           "vm": {"enabled": False},
+           "task": {"memory": "4MiB", "quantum_accesses": 256, "workload": {"kind": "zipf", "theta": 0.8,
                                                     "think_ns": 100}}}
     m = Machine(scenario_from_dict(doc))
     data = m.run()

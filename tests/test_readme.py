@@ -10,9 +10,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def test_readme_documents_every_scenario_key() -> None:
     text = README.read_text()
     missing = [k for k, _, _ in describe_keys()
-               if not k.startswith(("costs.", "task.workload."))
+               if not k.startswith(("costs.", "task.workload.", "vms.<name>."))
                and f"`{k}`" not in text]
     assert missing == []
+    assert "`vms.<name>.*`" in text
 
 
 def test_readme_gives_the_two_commands() -> None:

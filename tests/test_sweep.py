@@ -197,7 +197,8 @@ def test_jobs_1_jobs_2_and_dask_give_the_same_table(tiny: Path, tmp_path: Path,
         assert (folder / "summary.json").is_file()
     # Nothing half-written (hidden temporary names) is left beside the run folders.
     entries = list((outs["j2"] / "tiny_sweep").iterdir())
-    assert sorted(p.name for p in entries if p.is_dir()) == sorted(t["run_id"])
+    assert sorted(p.name for p in entries if p.is_dir() and p.name != "figures") == sorted(
+        t["run_id"])
     assert not [p for p in entries if p.name.startswith(".")]
 
 
@@ -267,7 +268,8 @@ def test_failed_runs_are_rows_and_the_exit_code_counts_them(
         "1", "2"]
     assert "Traceback" in (out / "tiny_sweep" / "sweep_errors.txt").read_text()
     # Failed runs leave no folder, so --resume retries exactly them.
-    assert sum(1 for p in (out / "tiny_sweep").iterdir() if p.is_dir()) == 2
+    assert sum(1 for p in (out / "tiny_sweep").iterdir()
+               if p.is_dir() and p.name != "figures") == 2
     assert exit_code(SweepReport(sweep=load_sweep(tiny), csv_path=out, failed=300)) == 125
 
 

@@ -15,6 +15,7 @@ per-rmap lock, 6.15).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
 import numpy as np
@@ -31,6 +32,24 @@ FAST_LOCKS = ("none", "rmap")
 """Aging that never blocks on mmu_lock: what v5–v7 called "fast" (``has_fast_aging``)."""
 
 
+@dataclass(slots=True)
+class LockDebt:
+    """mmu_lock acquisitions made on this VM's lock by kswapd since its last timed step.
+
+    The same acquisitions are also counted in the caller's :class:`Work` (for totals); this
+    per-VM copy tells the machine *which* VM's lock they contend on.
+    """
+
+    write_locks: int = 0
+    write_hold_ns: float = 0.0
+    read_locks: int = 0
+
+    def take(self) -> LockDebt:
+        out = LockDebt(self.write_locks, self.write_hold_ns, self.read_locks)
+        self.write_locks, self.write_hold_ns, self.read_locks = 0, 0.0, 0
+        return out
+
+
 class KvmBackend(Protocol):
     """One KVM MMU implementation (x86 TDP MMU, shadow MMU, arm64 stage-2, ...)."""
 
@@ -44,6 +63,7 @@ class KvmBackend(Protocol):
     sptes: Sptes
     aging_lock: str
     costs: CostConfig
+    pending: LockDebt
 
     @property
     def young_via_fault(self) -> bool:
@@ -89,6 +109,7 @@ class BackendBase:
         self.aging_lock = aging_lock
         self.costs = costs
         self.hw_af = hw_af
+        self.pending = LockDebt()
 
     @property
     def young_via_fault(self) -> bool:
@@ -117,6 +138,8 @@ class BackendBase:
         work.cpu_ns += n * (self.costs.zap_ns + self.costs.mmu_lock_ns)
         work.write_locks += n
         work.write_hold_ns += n * self.costs.zap_ns
+        self.pending.write_locks += n
+        self.pending.write_hold_ns += n * self.costs.zap_ns
 
 
 def charge_aging_calls(work: Work, backend: KvmBackend, calls: int, sptes: int) -> None:
@@ -136,8 +159,11 @@ def charge_aging_calls(work: Work, backend: KvmBackend, calls: int, sptes: int) 
         work.cpu_ns += calls * c.mmu_lock_ns
         work.write_locks += calls
         work.write_hold_ns += spte_work + calls * c.mmu_lock_ns
+        backend.pending.write_locks += calls
+        backend.pending.write_hold_ns += spte_work + calls * c.mmu_lock_ns
     elif lock == "read":
         work.cpu_ns += calls * c.mmu_lock_ns
         work.read_locks += calls
+        backend.pending.read_locks += calls
     elif lock == "rmap":
         work.cpu_ns += sptes * c.rmap_lock_ns

@@ -1,0 +1,189 @@
+"""What every trace reader shares: the chunk type, the options, the error, format detection.
+
+A *trace* is a recorded sequence of memory references. Readers turn a file into a stream of
+:class:`Chunk` objects, each holding a bounded number of consecutive records, so a trace larger
+than memory replays in bounded memory. A record is one touch of one page: the page id (an
+arbitrary ``uint64``: a block number, a page frame, or ``address >> 12``), and, where the format
+carries them, a write flag, a stream (thread, CPU) number and a timestamp.
+
+Every reader raises :class:`TraceError` for a missing, empty or corrupt file, naming the file
+and the line (text formats) or the record and byte offset (binary formats), so the CLI prints
+one line and exits 2. :class:`TraceError` is a :class:`~simulator.config.ConfigError`: a trace
+is scenario input, and every command that catches bad scenario input catches bad traces too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from simulator.config import ConfigError, WorkloadConfig
+
+PAGE_SHIFT = 12
+"""``log2`` of the 4 KiB page: ``page = address >> PAGE_SHIFT`` for byte-address traces."""
+
+DEFAULT_CHUNK_RECORDS = 1 << 16
+"""Records per chunk unless a caller asks otherwise (about 1.5 MiB of arrays)."""
+
+FORMATS: tuple[str, ...] = ("csv", "npy", "npz", "oracleGeneral", "lackey")
+"""Trace formats with a reader; ``auto`` picks one from the file name (:func:`detect_format`)."""
+
+PageIds = npt.NDArray[np.uint64]
+"""Raw (sparse) page ids as the trace gives them."""
+
+
+class TraceError(ConfigError):
+    """A trace file is missing, empty, malformed or does not fit the options.
+
+    ``str()`` is one line: ``FILE: line N: what was wrong`` (text formats) or
+    ``FILE: record N (byte offset B): what was wrong`` (binary formats). Lines and records are
+    numbered from 1.
+    """
+
+    def __init__(self, path: str | Path, message: str, *, line: int | None = None,
+                 record: int | None = None, offset: int | None = None) -> None:
+        where = ""
+        if line is not None:
+            where = f"line {line}: "
+        elif record is not None:
+            where = f"record {record}" + (f" (byte offset {offset})" if offset is not None
+                                          else "") + ": "
+        super().__init__(str(path), "", where + message)
+        self.line = line
+        self.record = record
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Consecutive trace records ``first_record .. first_record + len(pages) - 1`` (0-based)."""
+
+    pages: PageIds
+    """Raw page ids, ``uint64``."""
+
+    writes: npt.NDArray[np.bool_] | None
+    """Per-record write flag, or ``None`` when the format does not record reads vs writes."""
+
+    streams: npt.NDArray[np.int64] | None
+    """Per-record stream (thread/CPU) number from the chosen column, or ``None``."""
+
+    times: npt.NDArray[np.float64] | None
+    """Per-record timestamp in the trace's own unit, or ``None``."""
+
+    first_record: int
+    """Index of the first record of this chunk in the whole trace."""
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceOptions:
+    """How to read a trace. Column names apply to csv (header name or 0-based index) and to
+    npy/npz (structured field, 2-D column index, or npz member name)."""
+
+    format: str = "auto"
+    """One of :data:`FORMATS`, or ``auto`` (:func:`detect_format`)."""
+
+    column: str = ""
+    """The page column; empty: the first column (csv), a field named page/id/... (npy)."""
+
+    rw_column: str = ""
+    """csv/npy: column that says read or write; empty: none (npy: a ``write`` field if any)."""
+
+    stream_column: str = ""
+    """Column with a stream (thread/CPU) number, for ``trace_split = "column"``."""
+
+    time_column: str = ""
+    """csv/npy: timestamp column (only ``trace info`` uses it)."""
+
+    header: str = "auto"
+    """csv: ``yes``, ``no`` or ``auto`` (a header if the first line's page field is not a
+    number, or if a column is given by name)."""
+
+    delimiter: str = ","
+    """csv: field separator (``.tsv`` files default to a tab)."""
+
+    addresses: bool = False
+    """csv/npy: values are byte addresses, ``page = value >> 12``."""
+
+    instructions: bool = False
+    """lackey: also replay ``I`` (instruction fetch) lines, as reads."""
+
+    @classmethod
+    def from_workload(cls, cfg: WorkloadConfig) -> TraceOptions:
+        """The reader options of a ``[workload]`` of kind ``trace``."""
+        return cls(format=cfg.trace_format, column=cfg.trace_column,
+                   rw_column=cfg.trace_rw_column, stream_column=cfg.trace_stream_column,
+                   header=cfg.trace_header, delimiter=cfg.trace_delimiter,
+                   addresses=cfg.trace_addresses, instructions=cfg.trace_instructions)
+
+
+class TraceReader(Protocol):
+    """A trace file opened for (repeatable) streaming."""
+
+    format: ClassVar[str]
+    path: Path
+
+    def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+        """Stream the whole trace from its first record, ``records`` records per chunk (the
+        last chunk may be shorter; a reader may also yield shorter chunks at its own
+        boundaries). Each call starts over. Raises :class:`TraceError` on corrupt input."""
+        ...
+
+
+_SUFFIXES = {".csv": "csv", ".tsv": "csv", ".npy": "npy", ".npz": "npz",
+             ".bin": "oracleGeneral", ".oraclegeneral": "oracleGeneral", ".lackey": "lackey"}
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path`` from its name, else from its first bytes.
+
+    ``.csv``/``.tsv`` csv, ``.npy``, ``.npz``, ``.bin``/``.oracleGeneral`` oracleGeneral,
+    ``.lackey`` lackey; any other name (``.txt``, ``.log``, ``.out``) is sniffed: lines that
+    look like lackey's (``==PID==`` banners, ``I  addr,size``, `` L addr,size``) make it
+    lackey, otherwise csv. Raises :class:`TraceError` if the file cannot be read.
+    """
+    name = path.name.lower()
+    if "oraclegeneral" in name and not name.endswith((".csv", ".npy", ".npz")):
+        return "oracleGeneral"
+    fmt = _SUFFIXES.get(path.suffix.lower())
+    if fmt is not None:
+        return fmt
+    try:
+        with path.open("rb") as f:
+            head = f.read(4096)
+    except OSError as e:
+        raise TraceError(path, f"cannot read: {e.strerror or e}") from None
+    lines = [ln for ln in head.split(b"\n")[:20] if ln.strip()]
+    if lines and all(ln.startswith((b"==", b"I ", b" L ", b" S ", b" M ")) for ln in lines[:-1]):
+        return "lackey"
+    return "csv"
+
+
+def check_file(path: str | Path) -> Path:
+    """``path`` as a :class:`Path` if it is a readable, non-empty regular file."""
+    p = Path(path)
+    if not str(path):
+        raise TraceError("<trace>", "no trace file given")
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise TraceError(p, "no such file") from None
+    except OSError as e:
+        raise TraceError(p, f"cannot read: {e.strerror or e}") from None
+    if not p.is_file():
+        raise TraceError(p, "not a regular file")
+    if st.st_size == 0:
+        raise TraceError(p, "empty trace (0 bytes)")
+    return p
+
+
+__all__ = [
+    "DEFAULT_CHUNK_RECORDS", "FORMATS", "PAGE_SHIFT", "Chunk", "PageIds", "TraceError",
+    "TraceOptions", "TraceReader", "check_file", "detect_format",
+]

@@ -1,0 +1,178 @@
+"""Comma- (or otherwise) separated text traces, one record per line.
+
+Columns are chosen by header name or by 0-based index: the page column (default the first), and
+optionally a read/write column, a stream column and a timestamp column. A header line is
+detected (``header = "auto"``) when a column is given by name or when the first line's page
+field is not an integer. Page values are decimal integers (page ids, or byte addresses with
+``addresses``, then ``page = value >> 12``).
+
+Read/write values are words or numbers, case-insensitive: ``r``, ``read``, ``l``, ``load``,
+``get``, ``0``, ``false`` read; ``w``, ``write``, ``s``, ``store``, ``set``, ``m``, ``modify``,
+``put``, ``update``, ``1``, ``true`` write.
+
+Reading uses pandas' C parser in chunks (``chunksize``), every field as text first and then
+converted with ``pandas.to_numeric``, so a bad field is found exactly and reported with its
+line number (blank lines are not skipped: they are records with empty fields, hence errors).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from simulator.traces.base import (
+    DEFAULT_CHUNK_RECORDS,
+    PAGE_SHIFT,
+    Chunk,
+    TraceError,
+    TraceOptions,
+    check_file,
+)
+
+READ_WORDS = ("r", "read", "l", "load", "get", "0", "false")
+WRITE_WORDS = ("w", "write", "s", "store", "set", "m", "modify", "put", "update", "1", "true")
+_RW = {**dict.fromkeys(READ_WORDS, False), **dict.fromkeys(WRITE_WORDS, True)}
+_INT = re.compile(r"^\s*[+-]?\d+\s*$")
+_ROLES = ("column", "rw_column", "stream_column", "time_column")
+
+
+class CsvReader:
+    """Chunks of a delimited text trace."""
+
+    format: ClassVar[str] = "csv"
+
+    def __init__(self, path: str | Path, options: TraceOptions | None = None) -> None:
+        self.path = check_file(path)
+        opts = options or TraceOptions()
+        self.addresses = opts.addresses
+        sep = opts.delimiter or ","
+        if sep == "," and self.path.suffix.lower() == ".tsv":
+            sep = "\t"
+        self.sep = sep
+        try:
+            with self.path.open(encoding="utf-8", newline="") as f:
+                first = f.readline().rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise TraceError(self.path, "not a text file (is --format right?)",
+                             line=1) from None
+        fields = first.split(sep)
+        specs = {role: getattr(opts, role).strip() for role in _ROLES}
+        named = any(v and not v.isdigit() for v in specs.values())
+        page_spec = specs["column"]
+        page_guess = int(page_spec) if page_spec.isdigit() else 0
+        if opts.header == "yes":
+            self.header = True
+        elif opts.header == "no":
+            self.header = False
+        else:
+            self.header = named or (page_guess < len(fields)
+                                    and not _INT.match(fields[page_guess]))
+        names = [f.strip().strip('"') for f in fields] if self.header else []
+        self.columns: dict[str, int] = {}
+        for role, spec in specs.items():
+            if role == "column" and not spec:
+                spec = "0"
+            if spec:
+                self.columns[role] = self._resolve(role, spec, names, len(fields))
+        self.names = names
+
+    def _resolve(self, role: str, spec: str, names: list[str], nfields: int) -> int:
+        if spec.isdigit():
+            index = int(spec)
+            if index >= nfields:
+                raise TraceError(self.path, f"{role} {index} does not exist: the first line "
+                                 f"has {nfields} field(s) (columns are numbered from 0)",
+                                 line=1)
+            return index
+        if not self.header:
+            raise TraceError(self.path, f"{role} {spec!r} is a name, but the file has no "
+                             "header line (use a 0-based index)")
+        if spec not in names:
+            raise TraceError(self.path, f"no column {spec!r} in the header (columns: "
+                             f"{', '.join(names)})", line=1)
+        return names.index(spec)
+
+    def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+        cols = sorted(set(self.columns.values()))
+        skip = 1 if self.header else 0
+        try:
+            reader = pd.read_csv(
+                self.path, sep=self.sep, header=None, skiprows=skip, usecols=cols, dtype=str,
+                keep_default_na=False, na_filter=False, skip_blank_lines=False,
+                chunksize=records, engine="c", encoding="utf-8")
+            row = 0
+            with reader:
+                for frame in reader:
+                    yield self._chunk(frame, row, skip)
+                    row += len(frame)
+        except pd.errors.EmptyDataError:
+            if not self.header:
+                raise TraceError(self.path, "no records") from None
+        except pd.errors.ParserError as e:
+            m = re.search(r"line (\d+)", str(e))
+            msg = str(e).strip().splitlines()[-1] if str(e).strip() else "malformed line"
+            line = int(m.group(1)) + skip if m else None
+            raise TraceError(self.path, msg.rstrip("."), line=line) from None
+        except UnicodeDecodeError as e:
+            raise TraceError(self.path, f"not UTF-8 text ({e.reason})") from None
+
+    def _chunk(self, frame: pd.DataFrame, row: int, skip: int) -> Chunk:
+        line0 = row + skip + 1  # line number of the frame's first row
+        pages = self._numbers(frame, "column", line0, integer=True).astype(np.uint64)
+        if self.addresses:
+            pages >>= np.uint64(PAGE_SHIFT)
+        writes = None
+        if "rw_column" in self.columns:
+            col = frame[self.columns["rw_column"]]
+            flags = col.str.strip().str.lower().map(_RW)
+            missing = flags.isna().to_numpy()
+            if missing.any():
+                i = int(np.flatnonzero(missing)[0])
+                self._fail("rw_column", col.iloc[i], line0 + i,
+                           "r/w, read/write, 0/1 or another read or write word")
+            writes = flags.to_numpy(dtype=np.bool_)
+        streams = None
+        if "stream_column" in self.columns:
+            streams = self._numbers(frame, "stream_column", line0,
+                                    integer=True).astype(np.int64)
+        times = None
+        if "time_column" in self.columns:
+            times = self._numbers(frame, "time_column", line0,
+                                  integer=False).astype(np.float64)
+        return Chunk(pages=pages, writes=writes, streams=streams, times=times,
+                     first_record=row)
+
+    def _numbers(self, frame: pd.DataFrame, role: str, line0: int,
+                 integer: bool) -> npt.NDArray[np.generic]:
+        """The column of ``role`` as numbers; the first bad field raises TraceError."""
+        col = frame[self.columns[role]]
+        values = pd.to_numeric(col, errors="coerce").to_numpy()
+        if values.dtype.kind == "u":
+            return values
+        if values.dtype.kind == "i":
+            bad = values < 0 if integer else np.zeros(len(values), dtype=np.bool_)
+        else:  # float: NaN where a field was not a number
+            f = values.astype(np.float64)
+            bad = ~np.isfinite(f)
+            if integer:
+                bad |= (f != np.floor(f)) | (f < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            self._fail(role, col.iloc[i], line0 + i,
+                       "a non-negative integer" if integer else "a number")
+        return values
+
+    def _fail(self, role: str, value: object, line: int, expected: str) -> None:
+        col = self.columns[role]
+        name = f"{self.names[col]!r}" if self.names else str(col)
+        raise TraceError(self.path, f"{role} {name}: expected {expected}, got {value!r}",
+                         line=line)
+
+
+__all__ = ["READ_WORDS", "WRITE_WORDS", "CsvReader"]
