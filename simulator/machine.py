@@ -6,7 +6,9 @@ yields a timeout of the simulated duration of what it just did. Time is integer 
 
 - **vCPU** (``simulator.vm.Vm.vcpu``, one VM or several sharing the memcg): applies quanta of
   touches and faults; when the memcg is at its limit it stalls until kswapd frees memory (a
-  simplification of direct reclaim: the stalled time is reported as ``vcpu_stall_ns``).
+  simplification of direct reclaim: the stalled time is reported as ``vcpu_stall_ns``). A
+  quantum's faults are charged before the stall, so the memcg can overshoot its limit by at
+  most one quantum per actor.
 - **host task** (``_task``): the same without KVM: its touches set primary A bits directly
   (no TLB model for the host).
 - **kswapd** (``_kswapd``): woken below the low watermark, reclaims to the high one the way
