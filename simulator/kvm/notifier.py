@@ -104,6 +104,14 @@ class KvmAgingOps:
             work.cpu_ns += calls_with_young * self.backend.costs.tlb_flush_ns
             self.tlbs.flush_all(calls_with_young * self.backend.costs.tlb_flush_vcpu_ns)
 
+    def _charge_unreliable(self, work: Work) -> None:
+        """A bitmap call the arch cannot serve: KVM answers UNRELIABLE before taking any lock
+        or walking anything (``kvm_arch_prepare_bitmap_age()`` said no), so only the notifier
+        dispatch is paid."""
+        work.notifier_calls += 1
+        work.notifier_unreliable += 1
+        work.cpu_ns += self.backend.costs.notifier_call_ns
+
     # --- per-page calls (no bitmap) -------------------------------------------------------
     def clear_young_pages(self, pages: IntArray, work: Work) -> tuple[BoolArray, np.ndarray]:
         """One ``clear_young(addr, addr + PAGE_SIZE, NULL)`` per page: (young, flags)."""
@@ -124,8 +132,7 @@ class KvmAgingOps:
         assert 0 < end - start <= BITMAP_BITS
         work.notifier_calls_bitmap += 1
         if not self.bitmap_supported:
-            charge_aging_calls(work, self.backend, 1, 0)
-            work.notifier_unreliable += 1
+            self._charge_unreliable(work)
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE, 0
         young = self.backend.age_sptes(np.arange(start, end, dtype=np.int64), clear=False)
         charge_aging_calls(work, self.backend, 1, end - start)
@@ -140,8 +147,7 @@ class KvmAgingOps:
         assert 0 < end - start <= BITMAP_BITS
         work.notifier_calls_bitmap += 1
         if not self.bitmap_supported:
-            charge_aging_calls(work, self.backend, 1, 0)
-            work.notifier_unreliable += 1
+            self._charge_unreliable(work)
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE
         pages = np.arange(start, end, dtype=np.int64)
         want = bitmap_bits(bitmap, end, pages)
@@ -245,8 +251,12 @@ class Bitmap(PerPage):
     def _batched(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
         flat_p, flat_c = pages.reshape(-1), candidates.reshape(-1)
         out = np.zeros(flat_p.shape, dtype=bool)
-        # batches of 64 aligned to the range start, never crossing a discontinuity
-        breaks = np.flatnonzero(np.diff(flat_p) != 1) + 1
+        # batches of 64 aligned to the range start, never crossing a discontinuity or a row
+        # (a row is one PTE table of the walk, or one look-around window)
+        row = pages.shape[-1] if pages.ndim > 1 else len(flat_p)
+        cut = np.diff(flat_p) != 1
+        cut[row - 1::row] = True
+        breaks = np.flatnonzero(cut) + 1
         for seg_lo, seg_hi in zip(np.r_[0, breaks], np.r_[breaks, len(flat_p)], strict=True):
             for lo in range(int(seg_lo), int(seg_hi), BITMAP_BITS):
                 hi = min(lo + BITMAP_BITS, int(seg_hi))

@@ -204,48 +204,82 @@ class Eviction:
                 young, look = notifier.pivot_young(pv, pyoung, work)
             referenced[sel] = young
             self.truth.score(pv, young, "rmap")
-            if self.look_around:
-                for page in pv[look]:
-                    self.lru_gen_look_around(int(page), int(mm_id), notifier, work)
-                    res.look_arounds += 1
+            if self.look_around and look.any():
+                self.look_around_many(pv[look], int(mm_id), notifier, work)
+                res.look_arounds += int(look.sum())
         return referenced
 
     def lru_gen_look_around(self, pivot: int, mm_id: int, notifier: SecondaryMmu | None,
                             work: Work) -> None:
-        """Scan the ≤64 PTEs around a young pivot inside its PTE table and VMA."""
+        """Scan the ≤64 PTEs around one young pivot inside its PTE table and VMA."""
+        self.look_around_many(np.array([pivot], dtype=np.int64), mm_id, notifier, work)
+
+    def look_around_many(self, pivots: IntArray, mm_id: int, notifier: SecondaryMmu | None,
+                         work: Work) -> None:
+        """``lru_gen_look_around`` for several pivots, in their order.
+
+        Look-arounds in different PTE tables touch disjoint PTEs, so they run together; a
+        table's second pivot runs in a later round and sees the A bits its first one cleared,
+        as it would one after the other.
+        """
+        tables = pivots // PTRS_PER_PTE
+        order = np.argsort(tables, kind="stable")
+        st = tables[order]
+        first_of_run = np.r_[True, st[1:] != st[:-1]]
+        run_start = np.maximum.accumulate(np.where(first_of_run, np.arange(len(st)), 0))
+        occurrence = np.empty(len(pivots), dtype=np.int64)
+        occurrence[order] = np.arange(len(st)) - run_start
+        for r in range(int(occurrence.max()) + 1 if len(pivots) else 0):
+            self._look_around_round(pivots[occurrence == r], mm_id, notifier, work)
+
+    def _look_around_round(self, pivots: IntArray, mm_id: int,
+                           notifier: SecondaryMmu | None, work: Work) -> None:
+        """Look-around for pivots in distinct PTE tables, vectorised over the windows."""
         pt, lv = self.pt, self.lruvec
         region = pt.region_of(mm_id)
-        table = pivot // PTRS_PER_PTE
-        start = max(table * PTRS_PER_PTE, region.start)
-        end = min(table * PTRS_PER_PTE + PTRS_PER_PTE - 1, region.end - 1) + 1
-        if end - start == 1:
+        tables = pivots // PTRS_PER_PTE
+        start = np.maximum(tables * PTRS_PER_PTE, region.start)
+        end = np.minimum(tables * PTRS_PER_PTE + PTRS_PER_PTE - 1, region.end - 1) + 1
+        keep = end - start > 1  # a one-page window: nothing to look around
+        pivots, tables, start, end = pivots[keep], tables[keep], start[keep], end[keep]
+        if len(pivots) == 0:
             return
-        if end - start > MIN_LRU_BATCH:
-            half = MIN_LRU_BATCH // 2
-            if pivot - start < half:
-                end = start + MIN_LRU_BATCH
-            elif end - pivot < half:
-                start = end - MIN_LRU_BATCH
-            else:
-                start, end = pivot - half, pivot + half
-        window = np.arange(start, end, dtype=np.int64)
-        work.cpu_ns += len(window) * self.costs.pte_scan_ns
-        on_lru = pt.present[window] & (lv.gen[window] >= 0)  # the isolated pivot is skipped
-        pyoung = pt.young[window]
+        # clamp to MIN_LRU_BATCH pages the kernel's way: the first or last 64 pages of the
+        # table when the pivot is within 32 of an end, else 32 on each side
+        half = MIN_LRU_BATCH // 2
+        wide = end - start > MIN_LRU_BATCH
+        near_start = wide & (pivots - start < half)
+        near_end = wide & ~near_start & (end - pivots < half)
+        middle = wide & ~near_start & ~near_end
+        end = np.where(near_start, start + MIN_LRU_BATCH, end)
+        start = np.where(near_end, end - MIN_LRU_BATCH, start)
+        start = np.where(middle, pivots - half, start)
+        end = np.where(middle, pivots + half, end)
+        width = end - start
+        offsets = np.arange(MIN_LRU_BATCH, dtype=np.int64)
+        valid = offsets[None, :] < width[:, None]
+        win = start[:, None] + offsets[None, :]
+        safe = np.where(valid, win, 0)
+        work.cpu_ns += int(width.sum()) * self.costs.pte_scan_ns
+        # get_pte_pfn + get_pfn_folio: the isolated pivot (gen -1) is skipped
+        on_lru = valid & pt.present[safe] & (lv.gen[safe] >= 0)
+        pyoung = pt.young[safe] & valid
         consult = notifier is not None and notifier.examines_old_ptes
         examined = on_lru & (pyoung | consult)
-        pt.young[window[examined]] = False
+        pt.young[win[examined]] = False
         young = pyoung & examined
         if notifier is not None:
-            young |= notifier.window_young(window, on_lru, work) & on_lru
-        young_pages = window[young]
+            padded = np.where(valid, win, -2)  # -2: never contiguous with a real page
+            young |= notifier.window_young(padded, on_lru, work) & on_lru
+        young_pages = win[young]
         lv.folio_update_gen(young_pages)
         work.cpu_ns += len(young_pages) * self.costs.gen_update_ns
-        self.truth.score(window[on_lru], young[on_lru], "look_around")
-        # feedback from rmap walkers to page table walkers
-        if (1 + len(young_pages)) * SUITABLE_TO_SCAN_N >= len(window):
-            work.cpu_ns += self.costs.bloom_ns
-            self.aging.bloom.update(lv.max_seq, pmd_item(mm_id, np.array([table])))
+        self.truth.score(win[on_lru], young[on_lru], "look_around")
+        # feedback from rmap walkers to page table walkers (the pivot counts as young)
+        suitable = (1 + young.sum(axis=1)) * SUITABLE_TO_SCAN_N >= width
+        if suitable.any():
+            work.cpu_ns += int(suitable.sum()) * self.costs.bloom_ns
+            self.aging.bloom.update(lv.max_seq, pmd_item(mm_id, tables[suitable]))
 
     def _reclaim(self, pages: IntArray, work: Work, res: EvictResult) -> None:
         """Unmap, swap out and leave shadow tokens (``shrink_folio_list`` success path)."""
