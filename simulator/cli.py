@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import ConfigError, describe_keys, load_scenario
+from simulator.mm.lruvec import InvariantError
+from simulator.resources import ResourceError
 
 DEFAULT_SCENARIO = Path("scenarios/default.toml")
 SCENARIO_DIR = Path("scenarios")
@@ -60,7 +62,11 @@ def format_summary(summary: dict[str, Any]) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from simulator.runner import run_one
 
-    sc = load_scenario(args.scenario, args.set, seed=args.seed)
+    from simulator.resources import check
+
+    extra = ["sim.check_invariants=true"] if args.check_invariants else []
+    sc = load_scenario(args.scenario, [*args.set, *extra], seed=args.seed)
+    check(sc, args.max_memory)
     result, folder = run_one(sc, Path(args.out))
     print(f"scenario {sc.name}: {args.scenario}")
     print(format_summary(result.summary))
@@ -131,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override sim.seed")
     run.add_argument("--no-report", action="store_true",
                      help="skip the figures and report.html")
+    run.add_argument("--check-invariants", action="store_true",
+                     help="check MGLRU and page-table invariants after every step (slower)")
+    run.add_argument("--max-memory", default=None, metavar="SIZE",
+                     help="refuse the run if it needs more (default: available memory)")
     run.set_defaults(func=_cmd_run)
 
     val = sub.add_parser("validate", help="parse and check a scenario only")
@@ -149,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMAND_MODULES: tuple[str, ...] = ("simulator.sweepcmd", "simulator.plotcmd")
+COMMAND_MODULES: tuple[str, ...] = ("simulator.sweepcmd", "simulator.plotcmd",
+                                     "simulator.tracecmd", "simulator.mrccmd")
 """Modules that add subcommands: each defines ``register(subparsers)`` and sets ``func``."""
 
 
@@ -157,9 +168,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         rc: int = args.func(args)
-    except ConfigError as e:
+    except (ConfigError, ResourceError) as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
+    except InvariantError as e:
+        print(f"mglru-sim: invariant violated: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `mglru-sim ... | head`: the reader went away; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("mglru-sim: interrupted", file=sys.stderr)
         return 130

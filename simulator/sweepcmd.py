@@ -46,6 +46,11 @@ def register(subparsers: Any) -> None:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sp.add_argument("--no-report", action="store_true",
                     help="skip the comparison figures and report.html")
+    sp.add_argument("--check-invariants", action="store_true",
+                    help="check MGLRU and page-table invariants after every step (slower)")
+    sp.add_argument("--max-memory", default=None, metavar="SIZE",
+                    help="refuse the sweep if its parallel runs need more (default: the "
+                         "machine's available memory)")
     sp.set_defaults(func=_cmd_sweep)
 
 
@@ -68,8 +73,16 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (every command) does not load the model.
     from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep
 
-    sweep = load_sweep(args.scenario, args.set)
+    from simulator.resources import check
+
+    extra = ["sim.check_invariants=true"] if args.check_invariants else []
+    sweep = load_sweep(args.scenario, [*args.set, *extra])
     _warn_shadowed(sweep, args.set)
+    if sweep.points and args.engine == "local":
+        from simulator.resources import estimate
+
+        biggest = max((p.scenario for p in sweep.points), key=lambda s: estimate(s).bytes)
+        check(biggest, args.max_memory, copies=min(args.jobs, len(sweep.points)))
     if args.dry_run:
         _print_runs(sweep)
         return 0
