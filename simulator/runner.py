@@ -141,6 +141,9 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         vms=len(vms),
         host_task_accesses=c.host_task_accesses if sc.task_pages else None,
     )
+    vm_refaults = sum(vc.refaults for vc in data.vm_counters.values())
+    row["vm_refaults"] = vm_refaults if vm else None
+    row["task_refaults"] = c.refaults - vm_refaults if sc.task_pages else None
     if len(vms) > 1:
         # per-VM breakdown when several VMs share the memcg
         for name, vc in data.vm_counters.items():

@@ -1,0 +1,89 @@
+"""Run the question sweeps and write ``findings.md`` with its tables and figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator.config import ConfigError, apply_overrides, read_toml
+from simulator.plots.style import save
+from simulator.questions.analyses import ANALYSES, Finding
+from simulator.sweep import expand_sweep, make_executor, run_sweep
+
+QUESTION_DIR = Path("scenarios/questions")
+META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question file: its metadata and its scenario document (without ``[question]``)."""
+
+    name: str
+    path: Path
+    title: str
+    asked_by: str
+    where: str
+    quick: tuple[str, ...]
+    quick_sweep: dict[str, list[Any]]
+    doc: dict[str, Any]
+
+
+def load_question(path: Path) -> Question:
+    doc = read_toml(path)
+    meta = doc.pop("question", None)
+    if not isinstance(meta, dict):
+        raise ConfigError(str(path), "question", "a question file needs a [question] table")
+    for key in meta:
+        if key not in META_KEYS:
+            raise ConfigError(str(path), f"question.{key}", "unknown key")
+    name = str(doc.get("name", path.stem))
+    if name not in ANALYSES:
+        raise ConfigError(str(path), "name", f"no analysis for question {name!r}")
+    return Question(name, path, str(meta.get("title", name)), str(meta.get("asked_by", "")),
+                    str(meta.get("where", "")), tuple(meta.get("quick", ())),
+                    dict(meta.get("quick_sweep", {})), doc)
+
+
+def load_questions(folder: Path = QUESTION_DIR) -> list[Question]:
+    return [load_question(p) for p in sorted(folder.glob("*.toml"))]
+
+
+def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
+                 overrides: Sequence[str] = (), progress: bool = False) -> pd.DataFrame:
+    """Run (or resume) a question's sweep; return its sweep.csv as a frame."""
+    doc = apply_overrides(q.doc, [*(q.quick if quick else ()), *overrides])
+    if quick and q.quick_sweep:
+        # shorter lists for the swept keys, e.g. fewer vCPU counts (seeds stay at 3)
+        doc["sweep"] = {**doc.get("sweep", {}), **q.quick_sweep}
+    sweep = expand_sweep(doc, str(q.path))
+    report = run_sweep(sweep, out, make_executor("local", jobs), resume=True,
+                       progress=progress)
+    return pd.read_csv(report.csv_path)
+
+
+def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
+                  only: Sequence[str] = (), overrides: Sequence[str] = (),
+                  progress: bool = False) -> Path:
+    """Run every question and write ``out/findings.md``; returns its path."""
+    from simulator.questions.findings import write_findings
+
+    jobs = jobs or os.cpu_count() or 1
+    t0 = time.perf_counter()
+    results: list[tuple[Question, pd.DataFrame, Finding]] = []
+    for q in load_questions():
+        if only and q.name not in only:
+            continue
+        df = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
+                          progress=progress)
+        results.append((q, df, ANALYSES[q.name](df)))
+    wall = time.perf_counter() - t0
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,
+                          save_figure=save)
