@@ -87,7 +87,8 @@ class HostConfig:
 class WorkloadConfig:
     """``[workload]``: what the vCPUs (or the host task) touch."""
 
-    kind: str = _f("zipf", choices=("zipf", "uniform", "sequential"),
+    kind: str = _f("zipf", choices=("zipf", "uniform", "sequential", "ycsb_zipf", "memstress",
+                                    "hotcold", "scan_mix", "trace"),
                    doc="access generator (mglru-sim list workloads)")
     theta: float = _f(0.99, lo=0.0, hi=5.0, doc="zipf skew")
     footprint: float = _f(1.0, lo=1e-6, hi=1.0,
@@ -96,6 +97,50 @@ class WorkloadConfig:
                        doc="compute time between two page touches of one vCPU")
     write_fraction: float = _f(0.5, lo=0.0, hi=1.0, doc="fraction of touches that write")
     scatter: bool = _f(True, doc="zipf/uniform: place ranks on a seeded random permutation of pages")
+    ycsb_scrambled: bool = _f(True, doc="ycsb_zipf: ScrambledZipfianGenerator (FNV-1a hash of "
+                                        "the item, mod the item count), as YCSB's zipfian "
+                                        "requests; false: plain ZipfianGenerator")
+    random_access: bool = _f(False, doc="memstress: random page order (-a) instead of sequential")
+    overlap: bool = _f(False, doc="memstress: every vCPU walks the whole region (-o) instead "
+                                  "of its own slice")
+    hot_fraction: float = _f(0.1, lo=1e-9, hi=1.0,
+                             doc="hotcold/scan_mix: fraction of the footprint that is hot")
+    hot_access_fraction: float = _f(0.9, lo=0.0, hi=1.0,
+                                    doc="hotcold: fraction of touches that go to the hot set")
+    phase_accesses: int = _f(0, lo=0, hi=2**62,
+                             doc="hotcold: touches per stream before the hot set moves to a new "
+                                 "random place (0: never)")
+    scan_every: int = _f(10_000, lo=1, hi=2**62,
+                         doc="scan_mix: hot-set touches per stream between two scans")
+    scan_pages: int = _f(0, lo=0, hi=2**40,
+                         doc="scan_mix: pages per one-pass sequential scan of the cold pages "
+                             "(0: all of them)")
+    trace: str = _f("", doc="trace: the trace file to replay (relative to the working "
+                            "directory)")
+    trace_format: str = _f("auto", choices=("auto", "csv", "npy", "npz", "oracleGeneral",
+                                            "lackey"),
+                           doc="trace: file format; auto picks it from the file name")
+    trace_column: str = _f("", doc="trace: page column (csv header name or 0-based index, npy "
+                                   "field, npz member); empty: the first / a page field")
+    trace_rw_column: str = _f("", doc="trace: column telling reads from writes (csv/npy); "
+                                      "empty: one named write/is_write/rw, else none "
+                                      "(touches write with write_fraction)")
+    trace_stream_column: str = _f("", doc="trace: column whose value (mod streams) picks the "
+                                          "vCPU, with trace_split = column")
+    trace_header: str = _f("auto", choices=("auto", "yes", "no"),
+                           doc="trace: csv has a header line (auto: detect)")
+    trace_delimiter: str = _f(",", doc="trace: csv field separator")
+    trace_addresses: bool = _f(False, doc="trace: csv/npy values are byte addresses "
+                                          "(page = value >> 12)")
+    trace_instructions: bool = _f(False, doc="trace: lackey I (instruction fetch) lines count "
+                                             "as reads")
+    trace_split: str = _f("round_robin", choices=("round_robin", "column"),
+                          doc="trace: record i goes to stream i mod streams, or by "
+                              "trace_stream_column")
+    trace_remap: str = _f("first_touch", choices=("first_touch", "sorted"),
+                          doc="trace: dense page numbering by first touch or by page id")
+    trace_chunk: int = _f(65536, lo=1, hi=1 << 26,
+                          doc="trace: records read per chunk (bounds the replay's memory)")
 
 
 @dataclass(frozen=True, slots=True)

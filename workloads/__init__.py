@@ -2,11 +2,16 @@
 
 A workload turns a ``[workload]`` section (:class:`simulator.config.WorkloadConfig`) into
 independent per-stream sequences of page touches (see :mod:`workloads.base` for the interface,
-its determinism rules and what every generator simplifies). Three kinds are registered:
+its determinism rules and what every generator simplifies). Registered kinds:
 
 * ``zipf`` (:mod:`workloads.zipf`): skewed popularity, exact inverse-CDF sampling;
 * ``uniform`` (:mod:`workloads.uniform`): no locality;
-* ``sequential`` (:mod:`workloads.sequential`): memstress-style cyclic scans.
+* ``sequential`` (:mod:`workloads.sequential`): cyclic scans from staggered offsets;
+* ``ycsb_zipf`` (:mod:`workloads.ycsb_zipf`): YCSB's (scrambled) zipfian generator;
+* ``memstress`` (:mod:`workloads.memstress`): the KVM selftests' per-vCPU guest loop;
+* ``hotcold`` (:mod:`workloads.hotcold`): a hot set that moves every phase;
+* ``scan_mix`` (:mod:`workloads.scan_mix`): a hot set plus periodic one-pass cold scans;
+* ``trace`` (:mod:`workloads.trace`): replay of a trace file (:mod:`simulator.traces`).
 
 Use :func:`make_workload`; :data:`WORKLOADS` and :func:`describe_workloads` serve
 ``mglru-sim list workloads``.
@@ -18,12 +23,19 @@ import numpy as np
 
 from simulator.config import WorkloadConfig
 from workloads.base import Batch, PageArray, Workload, WriteArray
+from workloads.hotcold import HotColdWorkload
+from workloads.memstress import MemstressWorkload
+from workloads.scan_mix import ScanMixWorkload
 from workloads.sequential import SequentialWorkload
+from workloads.trace import TraceWorkload
 from workloads.uniform import UniformWorkload
+from workloads.ycsb_zipf import YcsbZipfWorkload
 from workloads.zipf import ZipfWorkload
 
 WORKLOADS: dict[str, type[Workload]] = {
-    cls.name: cls for cls in (ZipfWorkload, UniformWorkload, SequentialWorkload)
+    cls.name: cls for cls in (ZipfWorkload, UniformWorkload, SequentialWorkload,
+                              YcsbZipfWorkload, MemstressWorkload, HotColdWorkload,
+                              ScanMixWorkload, TraceWorkload)
 }
 """Registry: ``[workload] kind`` -> implementing class (constructed as ``cls(cfg, pages,
 streams, seed)``)."""
@@ -53,6 +65,8 @@ def describe_workloads() -> list[tuple[str, str]]:
 
 
 __all__ = [
-    "WORKLOADS", "Batch", "PageArray", "SequentialWorkload", "UniformWorkload", "Workload",
-    "WorkloadConfig", "WriteArray", "ZipfWorkload", "describe_workloads", "make_workload",
+    "WORKLOADS", "Batch", "HotColdWorkload", "MemstressWorkload", "PageArray",
+    "ScanMixWorkload", "SequentialWorkload", "TraceWorkload", "UniformWorkload", "Workload",
+    "WorkloadConfig", "WriteArray", "YcsbZipfWorkload", "ZipfWorkload", "describe_workloads",
+    "make_workload",
 ]

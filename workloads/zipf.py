@@ -16,7 +16,15 @@ takes rank ``searchsorted(cdf, u, side="right") + 1``: the rank ``k`` with
 ``cdf[k-2] <= u < cdf[k-1]``. That is the exact inverse CDF, up to ``float64`` rounding only
 (a relative error of at most about ``K * 2**-53``, ~2e-9 at K = 16M, and ranks whose
 probability is below the ``2**-53`` resolution of ``u`` are never drawn). It costs ``8 * K``
-bytes (128 MB at K = 16M pages = 64 GiB) and ``O(log K)`` per touch, all vectorised.
+bytes (128 MB at K = 16M pages = 64 GiB), all vectorised.
+
+The lookup (:class:`InverseCdf`) gives exactly ``searchsorted(cdf, u, side="right")`` but, for a
+large ``K``, does not binary-search the whole table: a guide table over ``m`` equal slices of
+``[0, 1)`` (``m`` the largest power of two <= K, so ``u * m`` and ``j / m`` are exact) holds
+``g[j]`` = the number of CDF entries ``<= j / m``; the answer for a ``u`` in slice ``j`` lies in
+``[g[j], g[j + 1]]``, a range of a few entries, finished by a vectorised binary search. That is
+about 5 dependent memory reads per touch instead of ``log2 K`` (24 at K = 16M, each a cache miss
+once the table outgrows the caches): 5-10x faster at 64 GiB. It costs ``4 * K`` more bytes.
 
 Contrast with YCSB's ``ZipfianGenerator`` (Gray et al., "Quickly generating billion-record
 synthetic databases", SIGMOD 1994), which computes ``zeta(K, theta)`` once and maps ``u``
@@ -59,6 +67,66 @@ def zipf_cdf(k: int, theta: float) -> npt.NDArray[np.float64]:
     return cdf
 
 
+GUIDE_MIN_RANKS = 1 << 16
+"""Below this many ranks the CDF (512 KiB) stays in cache and a plain binary search is faster."""
+
+
+class InverseCdf:
+    """``searchsorted(cdf, u, side="right")`` for a non-decreasing ``cdf`` ending in 1.0 and
+    ``u`` in ``[0, 1)``, through a guide table when ``cdf`` is large (see the module doc)."""
+
+    def __init__(self, cdf: npt.NDArray[np.float64]) -> None:
+        self.cdf = cdf
+        k = len(cdf)
+        self.m = 0
+        self._guide: npt.NDArray[np.int64] | npt.NDArray[np.int32] | None = None
+        self._steps: tuple[int, ...] = ()
+        if k >= GUIDE_MIN_RANKS:
+            self.m = 1 << (k.bit_length() - 1)
+            guide = _guide_table(cdf, self.m)
+            widest = int(np.max(np.diff(guide)))
+            self._steps = tuple(1 << s for s in range(max(widest, 1).bit_length() - 1, -1, -1))
+            self._guide = guide.astype(np.int32) if k < 2**31 else guide
+
+    def __call__(self, u: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        if self._guide is None:
+            out: npt.NDArray[np.intp] = np.searchsorted(self.cdf, u, side="right")
+            return out
+        j = (u * self.m).astype(np.intp)
+        lo = self._guide[j].astype(np.intp)
+        hi = self._guide[j + 1].astype(np.intp)
+        act = np.flatnonzero(lo < hi)
+        if len(act):
+            # largest pos in [lo, hi] with cdf[pos - 1] <= u (pos = lo when none): binary
+            # search by descending powers of two, clamped to the slice's range
+            pos, top, x = lo[act], hi[act], u[act]
+            cdf = self.cdf
+            for step in self._steps:
+                cand = pos + step
+                np.minimum(cand, top, out=cand)
+                pos = np.where(cdf[cand - 1] <= x, cand, pos)
+            lo[act] = pos
+        return lo
+
+
+def _guide_table(cdf: npt.NDArray[np.float64], m: int) -> npt.NDArray[np.int64]:
+    """``g[j]`` = number of ``cdf`` entries ``<= j / m`` for ``j = 0..m``, in ``O(K + m)``.
+
+    ``cdf[i] <= j / m`` iff ``ceil(cdf[i] * m) <= j`` (``m`` a power of two: exact), so ``g`` is
+    the running count of ``ceil(cdf * m)``, sorted since ``cdf`` is; counted in slices to bound
+    the temporaries.
+    """
+    counts = np.zeros(m + 2, dtype=np.int64)
+    step = 1 << 20
+    for s in range(0, len(cdf), step):
+        c = np.ceil(cdf[s:s + step] * m).astype(np.int64)
+        c0 = int(c[0])
+        bc = np.bincount(c - c0)
+        counts[c0:c0 + len(bc)] += bc
+    guide: npt.NDArray[np.int64] = np.cumsum(counts[:m + 1])
+    return guide
+
+
 class ZipfWorkload(RankedWorkload):
     """Exact Zipf(``theta``) popularity over the footprint, by inverse-CDF lookup."""
 
@@ -72,13 +140,14 @@ class ZipfWorkload(RankedWorkload):
         super().__init__(cfg, pages, streams, seed)
         self.theta: float = float(cfg.theta)
         self._cdf = zipf_cdf(self.footprint_pages, self.theta)
+        self._lookup = InverseCdf(self._cdf)
 
     def _ranks(self, rng: np.random.Generator, n: int) -> PageArray:
         u = rng.random(n)
-        ranks = np.searchsorted(self._cdf, u, side="right")
+        ranks = self._lookup(u)
         # u < 1.0 == cdf[-1], so ranks < K; the clip only guards against a future change.
         np.minimum(ranks, self.footprint_pages - 1, out=ranks)
         return ranks.astype(np.int64, copy=False)
 
 
-__all__ = ["ZipfWorkload", "zipf_cdf"]
+__all__ = ["GUIDE_MIN_RANKS", "InverseCdf", "ZipfWorkload", "zipf_cdf"]

@@ -270,7 +270,7 @@ def q6(df: pd.DataFrame) -> Finding:
         def m(per: dict[str, Spread], k: str) -> str:
             return fmt(per[k].mean) if k in per else "-"
         sentences.append(
-            f"Blind aging (before the 6.12 fix) sees {m(blind, 'young_walk_recall')} of the "
+            f"Blind aging (before the fix) sees {m(blind, 'young_walk_recall')} of the "
             f"young pages during the walk against {m(fixed, 'young_walk_recall')} with "
             f"per-page calls; the VM refaults {m(blind, 'vm_refaults_per_kacc')} vs "
             f"{m(fixed, 'vm_refaults_per_kacc')} times per 1k accesses and the host task "

@@ -6,8 +6,8 @@ one with :func:`open_trace` and iterate :meth:`TraceReader.chunks`; :func:`summa
 pass for the counts and the dense page map (:mod:`.pagemap`), :func:`count_distinct_pages`
 sizes a region for a replay, :func:`convert_trace` writes ``.npy`` or ``.csv``.
 
-Model code never opens files (DESIGN §4); the ``trace`` workload is the exception that proves
-the rule: it is the file.
+DESIGN §4 keeps file I/O out of the model; the ``trace`` workload is the one reader of a file
+during a run, and it goes through these readers.
 """
 
 from __future__ import annotations

@@ -9,12 +9,12 @@ into place (``os.replace``), so a failed conversion never leaves a partial file 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from simulator.traces.base import DEFAULT_CHUNK_RECORDS, Chunk, TraceError, TraceReader
@@ -35,7 +35,7 @@ def _columns(reader: TraceReader, chunk_records: int) -> tuple[int, list[str]]:
     return records, ["page", *(name for name, present in has.items() if present)]
 
 
-def _values(chunk: Chunk, name: str) -> np.ndarray:  # type: ignore[type-arg]
+def _values(chunk: Chunk, name: str) -> npt.NDArray[Any]:
     if name == "page":
         return chunk.pages
     if name == "write":
@@ -64,19 +64,15 @@ def convert_trace(reader: TraceReader, out: str | Path,
                          f"{' or '.join(OUTPUT_FORMATS)}")
     records, names = _columns(reader, chunk_records)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         if fmt == "npy":
             _write_npy(reader, tmp, records, names, chunk_records)
         else:
             _write_csv(reader, tmp, names, chunk_records)
         os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
     return records
 
 

@@ -1,7 +1,10 @@
 """Comma- (or otherwise) separated text traces, one record per line.
 
-Columns are chosen by header name or by 0-based index: the page column (default the first), and
-optionally a read/write column, a stream column and a timestamp column. A header line is
+Columns are chosen by header name or by 0-based index: the page column, and optionally a
+read/write column, a stream column and a timestamp column. With a header and no choice, a role
+takes the column of its usual name (``page``/``id``/``obj_id``/``addr``/``address``, ``write``/
+``is_write``/``rw``, ``stream``, ``time``/``ts``/``timestamp``: what ``trace convert`` writes);
+the page column is otherwise the first. A header line is
 detected (``header = "auto"``) when a column is given by name or when the first line's page
 field is not an integer. Page values are decimal integers (page ids, or byte addresses with
 ``addresses``, then ``page = value >> 12``).
@@ -40,6 +43,13 @@ WRITE_WORDS = ("w", "write", "s", "store", "set", "m", "modify", "put", "update"
 _RW = {**dict.fromkeys(READ_WORDS, False), **dict.fromkeys(WRITE_WORDS, True)}
 _INT = re.compile(r"^\s*[+-]?\d+\s*$")
 _ROLES = ("column", "rw_column", "stream_column", "time_column")
+_DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
+    "column": ("page", "id", "obj_id", "addr", "address"),
+    "rw_column": ("write", "is_write", "rw"),
+    "stream_column": ("stream",),
+    "time_column": ("time", "ts", "timestamp"),
+}
+"""Header names a role takes when its option is empty (what ``trace convert`` writes)."""
 
 
 class CsvReader:
@@ -76,8 +86,9 @@ class CsvReader:
         names = [f.strip().strip('"') for f in fields] if self.header else []
         self.columns: dict[str, int] = {}
         for role, spec in specs.items():
-            if role == "column" and not spec:
-                spec = "0"
+            if not spec:
+                spec = next((n for n in _DEFAULT_NAMES[role] if n in names),
+                            "0" if role == "column" else "")
             if spec:
                 self.columns[role] = self._resolve(role, spec, names, len(fields))
         self.names = names

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.traces.base import FORMATS, TraceError, TraceOptions, TraceReader, check_file, \
-    detect_format
+from simulator.traces.base import (
+    FORMATS,
+    TraceError,
+    TraceOptions,
+    TraceReader,
+    check_file,
+    detect_format,
+)
 from simulator.traces.csvtrace import CsvReader
 from simulator.traces.lackey import LackeyReader
 from simulator.traces.npytrace import NpyReader, NpzReader
