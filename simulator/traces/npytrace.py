@@ -18,6 +18,8 @@ time (``np.load`` would inflate a whole member), so compressed archives stream t
 
 from __future__ import annotations
 
+import tokenize
+
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,7 +64,9 @@ def _read_header(fp: IO[bytes], path: Path, member: str = "") -> _Header:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
         else:
             raise ValueError(f"unsupported .npy format version {major}")
-    except ValueError as e:
+    except (ValueError, SyntaxError, TypeError, EOFError, tokenize.TokenError) as e:
+        # np.lib.format parses the header dict with the tokenizer: a corrupt header can fail
+        # in any of these ways
         raise TraceError(path, f"{where}not a .npy array ({e})") from None
     if dtype.hasobject:
         raise TraceError(path, f"{where}object arrays are not traces")
