@@ -44,8 +44,8 @@ def test_lru_policy_in_the_simulator_counts_misses_exactly() -> None:
     doc = {"sim": {"duration_ms": 20, "seed": 4, "check_invariants": True},
            "host": {"memory": "1MiB", "policy": "lru"},
            "vm": {"enabled": False},
-           "task": {"memory": "4MiB", "quantum_accesses": 256, "workload": {"kind": "zipf", "theta": 0.8,
-                                                    "think_ns": 100}}}
+           "task": {"memory": "4MiB", "quantum_accesses": 256,
+                    "workload": {"kind": "zipf", "theta": 0.8, "think_ns": 100}}}
     m = Machine(scenario_from_dict(doc))
     data = m.run()
     accesses = data.counters.host_task_accesses

@@ -53,7 +53,7 @@ def test_multi_vm_summary_has_per_vm_columns() -> None:
 
 
 def test_vm_names_are_validated() -> None:
-    with pytest.raises(ConfigError, match="vms.vm0"):
+    with pytest.raises(ConfigError, match=r"vms\.vm0"):
         scenario_from_dict({"vms": {"vm0": {}}})
-    with pytest.raises(ConfigError, match="vms.b.aging_lock"):
+    with pytest.raises(ConfigError, match=r"vms\.b\.aging_lock"):
         scenario_from_dict({"vms": {"b": {"backend": "generic", "aging_lock": "none"}}})

@@ -276,11 +276,12 @@ def q6(df: pd.DataFrame) -> Finding:
             f"{m(fixed, 'vm_refaults_per_kacc')} times per 1k accesses and the host task "
             f"{m(blind, 'task_refaults_per_kacc')} vs {m(fixed, 'task_refaults_per_kacc')}.")
         if "fault_latency_p99_ns" in blind and "fault_latency_p99_ns" in fixed:
+            real = _real(blind.get("fault_latency_p99_ns"), fixed.get("fault_latency_p99_ns"))
             sentences.append(
                 f"The vCPUs' fault latency p99 is {m(blind, 'fault_latency_p99_ns')} us blind "
                 f"and {m(fixed, 'fault_latency_p99_ns')} us with per-page calls (p50 "
                 f"{m(blind, 'fault_latency_p50_ns')} vs {m(fixed, 'fault_latency_p50_ns')} us;"
-                f" beyond seed noise: {_real(blind.get('fault_latency_p99_ns'), fixed.get('fault_latency_p99_ns'))}).")
+                f" beyond seed noise: {real}).")
     cols = [k for k in ("vm_refaults_per_kacc", "task_refaults_per_kacc") if k in present]
     fig = _bars(cols, {"blind": [blind.get(k) for k in cols],
                        "per_page": [fixed.get(k) for k in cols]},

@@ -19,7 +19,6 @@ time (``np.load`` would inflate a whole member), so compressed archives stream t
 from __future__ import annotations
 
 import tokenize
-
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
