@@ -141,6 +141,10 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         vms=len(vms),
         host_task_accesses=c.host_task_accesses if sc.task_pages else None,
     )
+    lat = c.fault_latency
+    for q, name in ((50, "p50"), (95, "p95"), (99, "p99")):
+        row[f"fault_latency_{name}_ns"] = lat.percentile(q) if vm else None
+    row["fault_latency_max_ns"] = lat.maximum if vm and lat.total else None
     vm_refaults = sum(vc.refaults for vc in data.vm_counters.values())
     row["vm_refaults"] = vm_refaults if vm else None
     row["task_refaults"] = c.refaults - vm_refaults if sc.task_pages else None
