@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean
+.PHONY: run test lint clean calibrate
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,9 +19,15 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Fit the x86 TDP MMU costs to the published access_tracking_perf_test runs and write
+# results/baselines/calibration.csv and the plot (docs/calibration.md; ~10 min on 2 cores).
+calibrate: $(STAMP)
+	$(BIN)/python scripts/calibrate.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check simulator workloads tests
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) results/*/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	find results -mindepth 1 -maxdepth 1 ! -name baselines -exec rm -rf {} +

@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMAND_MODULES: tuple[str, ...] = ("simulator.sweepcmd", "simulator.plotcmd",
                                      "simulator.tracecmd", "simulator.mrccmd",
-                                     "simulator.questionscmd", "simulator.benchcmd")
+                                     "simulator.questionscmd", "simulator.benchcmd",
+                                     "simulator.selftest.cmd")
 """Modules that add subcommands: each defines ``register(subparsers)`` and sets ``func``."""
 
 

@@ -30,20 +30,23 @@ class CostConfig:
 
     # --- aging walk (mm/vmscan.c walk_pte_range / walk_pmd_range) -------------------------
     pte_scan_ns: float = _c(
-        4.0, "[derived] read one PTE + get_pte_pfn/get_pfn_folio in walk_pte_range: v4 lockless "
-        "aging = 28-30 ns/page (0.2509 s / 8.39M pages, patch-series §8) minus the notifier "
-        "call and SPTE test-and-clear below")
+        22.6, "[derived] fitted by scripts/calibrate.py to the v4 table (patch-series §5.4): "
+        "read one PTE + get_pte_pfn/get_pfn_folio in walk_pte_range. The lockless -p passes "
+        "(1-32 vCPUs) fix only the sum with notifier_call_ns and spte_age_ns (one clear_young "
+        "per resident page); the three keep the ratio of their first estimates (4 : 14 : 9)")
     pmd_scan_ns: float = _c(
         2.0, "[estimate] one PMD entry read in walk_pmd_range (pmdp_get_lockless)")
     bloom_ns: float = _c(
         5.0, "[estimate] hash_ptr + two test_bit/set_bit on a 4 KiB filter (cache-resident)")
     notifier_call_ns: float = _c(
-        14.0, "[derived] mmu_notifier_clear_young() dispatch: SRCU read + ops call + "
-        "kvm_handle_hva_range memslot lookup; with spte_age_ns it makes the 23-26 ns of the "
-        "v4 lockless per-page cost not spent in the primary walk")
+        79.0, "[derived] fitted by scripts/calibrate.py to the v4 table (patch-series §5.4): "
+        "mmu_notifier_clear_young() dispatch: SRCU read + ops call + kvm_handle_hva_range "
+        "memslot lookup, outside mmu_lock (scaled with pte_scan_ns)")
     spte_age_ns: float = _c(
-        9.0, "[derived] TDP MMU walk to the leaf SPTE + test-and-clear of the A bit "
-        "(tdp_mmu_clear_spte_bits_atomic), the rest of the v4 lockless per-page cost")
+        50.8, "[derived] fitted by scripts/calibrate.py to the v4 table (patch-series §5.4): "
+        "TDP MMU walk to the leaf SPTE + test-and-clear of the A bit "
+        "(tdp_mmu_clear_spte_bits_atomic), under mmu_lock when aging locks (scaled with "
+        "pte_scan_ns)")
     mmu_lock_ns: float = _c(
         3.0, "[derived] uncontended write_lock+write_unlock of kvm->mmu_lock: v4 1-vCPU "
         "locked vs lockless pass = 1.1x of ~28 ns/page (patch-series §5.4)")
@@ -63,16 +66,31 @@ class CostConfig:
         56.0, "[derived] two-dimensional page walk on a TLB miss: every page of the 1 GiB "
         "'Writing to populated memory' phase misses the TLB, 66 ns - access_ns")
     fault_first_touch_ns: float = _c(
-        6000.0, "[derived] EPT violation + gup + SPTE install: 'Populating memory' 1.4-1.9 s "
-        "per 1 GiB per vCPU at 16-32 vCPUs = 5.5-7.4 us/page (patch-series §8)")
+        3730.0, "[derived] fitted by scripts/calibrate.py to the v4 table (patch-series §5.4): "
+        "EPT violation + gup + page allocation + SPTE install with no other vCPU faulting. "
+        "With fault_contention_ns a log-space least-squares fit of the 'no aging' column "
+        "(0.88 s at 1 vCPU to 8.5 s at 112, 262,144 pages each; rows within -21..+12%) and "
+        "of the 2021 'before' row (§5.10)")
     fault_lock_hold_ns: float = _c(
-        300.0, "[estimate] time a fault holds mmu_lock (for read on the TDP MMU and arm64, for "
-        "write on the shadow MMU): a small part of the fault; 'page faults are so slow ... "
-        "dwarfed by the base cost' (kvm-tdp-mmu-atomicity-fix merge)")
+        563.0, "[derived] fitted by scripts/calibrate.py to the v4 table (patch-series §5.4): "
+        "time a fault holds mmu_lock (for read on the TDP MMU and arm64, for write on the "
+        "shadow MMU), e.g. kvm_tdp_mmu_map under read_lock. It sets how long write-locked "
+        "aging waits for faulting readers: golden-section fit of the write-locked pass times "
+        "at 1-32 vCPUs (the speedup of lockless aging, 1.13x at 1 vCPU to 17x at 32, implies "
+        "a 400-550 ns hold at every vCPU count in the fast lock model)")
+    fault_contention_ns: float = _c(
+        252.5, "[derived] fitted by scripts/calibrate.py to the v4 table (patch-series §5.4) "
+        "and the 2021 A/D-disabled baseline (§5.10): extra cost of a fault that takes "
+        "mmu_lock, per other vCPU faulting at the same time (atomics on shared cache lines: "
+        "mmu_lock and mmap_lock reader counts, memcg and zone counters). The 'no aging' "
+        "column grows by ~73 ms per added vCPU; Matlack credits 'less time spent acquiring "
+        "the mmu lock in read mode' for his 10x (his row alone gives 177 ns, the v4 column "
+        "alone 291 ns: two machines)")
     fault_access_track_ns: float = _c(
-        1150.0, "[derived] x86 A/D-disabled access-tracking fault restored by the lockless "
-        "fast_page_fault: 'Writing to idle memory' 0.302 s for 262,144 pages per vCPU "
-        "(64 vCPUs, 2021 baseline, patch-series §5.10)")
+        1084.8, "[derived] fitted by scripts/calibrate.py to the 2021 A/D-disabled baseline "
+        "(patch-series §5.10): x86 access-tracking fault restored by the lockless "
+        "fast_page_fault, 'Writing to idle memory' 0.302 s for 262,144 pages per vCPU "
+        "(64 vCPUs) = 1151 ns per page minus access_ns and tlb_miss_ns")
     fault_access_flag_ns: float = _c(
         1150.0, "[estimate] arm64 access-flag fault (handle_access_fault, stage-2 mkyoung "
         "under mmu_lock read): taken equal to the x86 fast fault, no arm64 figure published")

@@ -37,7 +37,6 @@ import simpy
 from simulator.accounting import Work
 from simulator.config import PAGE_SIZE, Scenario, to_toml
 from simulator.kvm.backends import KvmBackend
-from simulator.kvm.backends.base import LockDebt
 from simulator.kvm.mmu_lock import LockModel
 from simulator.kvm.tlb import Tlbs
 from simulator.metrics import Counters
@@ -228,6 +227,18 @@ class Machine:
             yield self.env.timeout(max(1, round(duration)))
             yield from self.after_faults()
 
+    def age(self, trigger: str = "debugfs", force_scan: bool = True,
+            ) -> Generator[simpy.Event, Any, dict[str, Any] | None]:
+        """One timed aging pass, as writing ``+ memcg node max_seq 1 force_scan`` to the
+        ``lru_gen`` debugfs file runs it (``run_cmd`` → ``try_to_inc_max_seq``).
+
+        Returns the pass record (a ``passes.csv`` row), or None if a walk already running was
+        joined instead (its record belongs to the walk that started it).
+        """
+        joined = self.aging_done is not None
+        yield from self._age(trigger, force_scan)
+        return None if joined else self.data.passes[-1]
+
     def _age(self, trigger: str, force_scan: bool) -> Generator[simpy.Event, Any, None]:
         """One aging iteration (``try_to_inc_max_seq``), timed chunk by chunk."""
         if self.aging_done is not None:
@@ -294,26 +305,21 @@ class Machine:
     def _kswapd_step(self, kind: str, work: Work) -> Generator[simpy.Event, Any, float]:
         """Time a kswapd step: its CPU work, contending on the mmu_lock of each VM it locked.
 
-        A step that locked several VMs' locks (an eviction batch over two VMs) is split among
-        them in proportion to its acquisitions, one lock step after the other.
+        The acquisitions reach each VM's lock model grouped by mode and hold (zaps and
+        notifier calls are not averaged into one hold); a step that locked several VMs'
+        locks is split among them in proportion to their acquisitions.
         """
-        debts = [(vm, vm.backend.pending.take()) for vm in self.vms]
-        locked = [(vm, d) for vm, d in debts if d.write_locks or d.read_locks]
-        if not locked:
+        debts = [(vm, vm.backend.pending.take().groups) for vm in self.vms]
+        debts = [(vm, g) for vm, g in debts if g]
+        if not debts:
             yield self.env.timeout(max(1, round(work.cpu_ns)))
             return 0.0
-        total = sum(d.write_locks + d.read_locks for _, d in locked)
+        total = sum(sum(g.values()) for _, g in debts)
         wait = 0.0
-        for vm, d in locked:
-            share = work.cpu_ns * (d.write_locks + d.read_locks) / total
-            mode, n, hold = self._lock_args(d)
-            wait += yield from vm.lock.step(vm.kswapd_actor, kind, mode, share, n, hold)
+        for vm, groups in debts:
+            share = work.cpu_ns * sum(groups.values()) / total
+            wait += yield from vm.lock.step_groups(vm.kswapd_actor, kind, share, groups)
         return wait
-
-    def _lock_args(self, d: LockDebt) -> tuple[str, int, float]:
-        if d.write_locks:
-            return "write", d.write_locks, d.write_hold_ns / d.write_locks
-        return "read", d.read_locks, self.sc.costs.mmu_lock_ns
 
     def set_initial_priority(self, nr_to_reclaim: int) -> int:
         """``set_initial_priority``: (reclaimable >> priority) ≈ nr_to_reclaim, in [6, 12]."""
@@ -417,9 +423,15 @@ class Machine:
         env.process(self._sampler())
         end = round(sc.sim.duration_ms * NS_PER_MS)
         env.run(until=end)
+        return self.finish()
+
+    def finish(self) -> RunData:
+        """Close the run at the current simulated time: the last sample and ``lru_gen``
+        snapshot, and the run-level fields of :class:`RunData`. ``run`` ends with it; drivers
+        that schedule their own actors (``simulator.selftest``) call it when they are done."""
         self._sample()
         self.data.lru_gen.append(self._lru_gen_snapshot())
-        self.data.sim_time_ns = end
+        self.data.sim_time_ns = self.now()
         if self.vms:
             first = self.vms[0]
             c = self.counters

@@ -81,20 +81,42 @@ class FineLock:
         self.lock = QueuedRwLock(env)
         del actors  # every actor shares the one lock
 
+    def step_groups(self, actor: int, kind: str, cpu_ns: float,
+                    groups: dict[tuple[str, int], int],
+                    by_kind: dict[str, float] | None = None,
+                    ) -> Generator[simpy.Event, Any, float]:
+        """All groups' acquisitions in one step, in a random order (an eviction batch zaps
+        between its pivot checks, not after all of them)."""
+        modes = [m for (m, _), n in groups.items() for _ in range(n)]
+        holds = [h for (_, h), n in groups.items() for _ in range(n)]
+        order = self.rng.permutation(len(modes))
+        return (yield from self._run(kind, cpu_ns, [modes[i] for i in order],
+                                     [float(holds[i]) for i in order], by_kind))
+
     def step(self, actor: int, kind: str, mode: str, cpu_ns: float, acquisitions: int,
              hold_ns: float, by_kind: dict[str, float] | None = None,
              ) -> Generator[simpy.Event, Any, float]:
         if acquisitions <= 0 or mode not in (READ, WRITE):
+            return (yield from self._run(kind, cpu_ns, [], [], by_kind))
+        return (yield from self._run(kind, cpu_ns, [mode] * acquisitions,
+                                     [hold_ns] * acquisitions, by_kind))
+
+    def _run(self, kind: str, cpu_ns: float, modes: list[str], holds: list[float],
+             by_kind: dict[str, float] | None) -> Generator[simpy.Event, Any, float]:
+        """The step's acquisitions, one per equal slot at a random offset inside it."""
+        n = len(modes)
+        if n == 0:
             yield self.env.timeout(max(1, round(cpu_ns)))
             return 0.0
-        slot = cpu_ns / acquisitions
-        hold = max(1, round(hold_ns))
-        offsets = self.rng.uniform(0.0, max(slot - hold, 0.0), size=acquisitions)
+        slot = cpu_ns / n
+        held = [max(1, round(h)) for h in holds]
+        offsets = self.rng.uniform(0.0, 1.0, size=n)
         start = float(self.env.now)
         wait = 0.0
-        for i in range(acquisitions):
+        for i in range(n):
+            mode, hold = modes[i], held[i]
             # the slot's start shifts by the waits so far: work is not skipped, only delayed
-            at = start + wait + i * slot + float(offsets[i])
+            at = start + wait + i * slot + float(offsets[i]) * max(slot - hold, 0.0)
             delay = round(at - self.env.now)
             if delay > 0:
                 yield self.env.timeout(delay)
