@@ -156,7 +156,9 @@ class VmConfig:
     aging_lock: str = _f("auto", choices=("auto", "write", "read", "none", "rmap"),
                          doc="mmu_lock mode of KVM aging; auto = upstream (6.15) for the backend")
     hw_af: bool = _f(True, doc="arm64 only: hardware Access Flag (false: access-flag faults)")
-    tlb_flush_on_age: bool = _f(False, doc="flush TLBs when aging finds young (pre-6.13 x86)")
+    tlb_flush_on_age: bool = _f(False, doc="what-if: every aging call that clears a young "
+                                           "SPTE flushes all vCPU TLBs (as x86 "
+                                           "clear_flush_young did before 6.13)")
     lock_model: str = _f("fast", choices=("fast", "fine"),
                          doc="mmu_lock contention: fast (analytic) or fine (event per lock)")
     tlb_entries: int = _f(1536, lo=0, hi=1 << 20, doc="per-vCPU TLB entries (0: no TLB)")

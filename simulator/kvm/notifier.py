@@ -30,8 +30,11 @@ The designs (DESIGN §2), each a :class:`~simulator.mm.notify.SecondaryMmu`:
   aging lock ``none`` or ``rmap``) are consulted in the walk and look-around; others are
   skipped and read as not young. The pivot falls back to the normal call on ``FAST_FAILED``.
 
-``tlb_flush_on_age`` makes every clearing call that finds a young page flush all vCPU TLBs
-(x86 ``clear_flush_young`` before 6.13); the flush is charged to the caller and, as an IPI, to
+``tlb_flush_on_age`` is a what-if: every clearing call that finds a young page flushes all vCPU
+TLBs, as x86 ``clear_flush_young`` did before 6.13. In the kernel only ``clear_flush_young``
+(the pre-6.12 MGLRU eviction pivot, and the classic LRU) ever flushed; ``clear_young``, which
+the 6.12+ walk and look-around use, never did, so for those designs the knob asks "what would
+flushing buy", the question of Q4. The flush is charged to the caller and, as an IPI, to
 every vCPU.
 """
 
