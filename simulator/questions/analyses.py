@@ -109,7 +109,12 @@ def q1(df: pd.DataFrame) -> Finding:
     }
     fig = _bars(groups, series, "aging pass (ms)",
                 "Q1: aging pass, before / after the lock change / after the bitmap")
-    return Finding(sentences, {"runs": tab, "gain split": split}, fig)
+    caveat = ("Caveat: the bitmap's share rests on how the per-page aging cost splits between "
+              "the notifier dispatch, which batching saves, and the SPTE walk, which it does "
+              "not. The x86 calibration fixes only their sum (docs/calibration.md); the split "
+              "keeps the ratio of the first estimates, so read the bitmap part as a model "
+              "estimate, not a measurement.")
+    return Finding(sentences, {"runs": tab, "gain split": split}, fig, notes=[caveat, ""])
 
 
 def _sp(sp: dict[tuple[object, ...], dict[str, Spread]], r: dict[str, str],
