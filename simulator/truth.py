@@ -59,14 +59,16 @@ class GroundTruth:
               source: str) -> Confusion:
         """Score decisions on ``pages`` (one per page) and mark them harvested now."""
         truth = self.last_access[pages] > self.last_harvest[pages]
-        c = Confusion(
-            tp=int(np.count_nonzero(young & truth)),
-            fp=int(np.count_nonzero(young & ~truth)),
-            fn=int(np.count_nonzero(~young & truth)),
-            tn=int(np.count_nonzero(~young & ~truth)),
-        )
+        tp = int(np.count_nonzero(young & truth))
+        said_young = int(np.count_nonzero(young))
+        was_young = int(np.count_nonzero(truth))
+        c = Confusion(tp=tp, fp=said_young - tp, fn=was_young - tp,
+                      tn=len(truth) - said_young - was_young + tp)
         self.last_harvest[pages] = self._tick
         self._tick += 1
         self.total.add(c)
-        self.by_source.setdefault(source, Confusion()).add(c)
+        mine = self.by_source.get(source)
+        if mine is None:
+            mine = self.by_source[source] = Confusion()
+        mine.add(c)
         return c

@@ -33,9 +33,13 @@ class Tlbs:
         """Flush-IPI time each vCPU owes, paid in its next quantum."""
 
     def _slot(self, pages: IntArray) -> IntArray:
-        with np.errstate(over="ignore"):
-            h = pages.astype(np.uint64) * _GOLDEN
-        return (h >> np.uint64(32)).astype(np.int64) % self.size
+        # unsigned array arithmetic wraps silently (numpy warns only for scalars)
+        h = np.asarray(pages).astype(np.uint64)
+        h *= _GOLDEN
+        h >>= np.uint64(32)
+        slots = h.astype(np.int64)
+        slots %= self.size
+        return slots
 
     def lookup(self, vcpu: int, pages: IntArray) -> BoolArray:
         """Which of ``pages`` hit in ``vcpu``'s TLB right now."""

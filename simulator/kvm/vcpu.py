@@ -37,25 +37,36 @@ class Quantum:
 
 def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
                 tlbs: Tlbs, young_via_fault: bool = False) -> Quantum:
-    """Apply one quantum's hardware effects; faults are returned for the caller to handle."""
-    present = sptes.present[pages]
-    hit = np.zeros(len(pages), dtype=bool)
-    hit[present] = tlbs.lookup(vcpu, pages[present])
-    walk = present & ~hit
-    walked = np.unique(pages[walk])
-    access_faults = int((~sptes.young[walked]).sum()) if young_via_fault else 0
+    """Apply one quantum's hardware effects; faults are returned for the caller to handle.
+
+    Every touch of a page in one quantum sees the same SPTE and TLB state (that of the quantum's
+    start), so the work is done once per distinct page: one sort of the quantum's pages gives
+    the distinct pages in ascending order (the order TLB fills and faults are applied in) and,
+    per page, whether any of its touches wrote.
+    """
+    n = len(pages)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Quantum(accesses=0, tlb_misses=0, access_faults=0, fault_pages=empty,
+                       fault_writes=np.zeros(0, dtype=bool))
+    order = np.argsort(pages, kind="stable")
+    sorted_pages = pages[order]
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(sorted_pages[1:], sorted_pages[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    distinct = sorted_pages[starts]
+    wrote = np.logical_or.reduceat(writes[order], starts)
+    present = sptes.present[distinct]
+    # a TLB miss on a present SPTE: the hardware walk sets A and fills the TLB
+    walk = present & ~tlbs.lookup(vcpu, distinct)
+    walked = distinct[walk]
+    access_faults = int(np.count_nonzero(~sptes.young[walked])) if young_via_fault else 0
     sptes.young[walked] = True
     # the D bit is set by any write to a page whose D bit is clear, TLB hit or not
-    sptes.dirty[pages[present & writes]] = True
+    sptes.dirty[distinct[present & wrote]] = True
     tlbs.fill(vcpu, walked)
+    # a page written anywhere in the quantum is faulted in dirty
     missing = ~present
-    if missing.any():
-        fault_pages = np.unique(pages[missing])
-        # a page written anywhere in the quantum is faulted in dirty
-        wrote = np.zeros(len(fault_pages), dtype=bool)
-        np.logical_or.at(wrote, np.searchsorted(fault_pages, pages[missing]), writes[missing])
-    else:
-        fault_pages = np.zeros(0, dtype=np.int64)
-        wrote = np.zeros(0, dtype=bool)
-    return Quantum(accesses=len(pages), tlb_misses=len(walked), access_faults=access_faults,
-                   fault_pages=fault_pages, fault_writes=wrote)
+    return Quantum(accesses=n, tlb_misses=len(walked), access_faults=access_faults,
+                   fault_pages=distinct[missing], fault_writes=wrote[missing])

@@ -66,6 +66,13 @@ class WalkResult:
     success: bool = False
 
 
+def _table_run(tables: np.ndarray) -> slice | None:
+    """The page slice of ``tables`` when they are consecutive (and not empty), else None."""
+    if len(tables) == 0 or int(tables[-1]) - int(tables[0]) + 1 != len(tables):
+        return None
+    return slice(int(tables[0]) * PTRS_PER_PTE, (int(tables[-1]) + 1) * PTRS_PER_PTE)
+
+
 class Aging:
     """The MGLRU aging engine of one lruvec."""
 
@@ -137,18 +144,29 @@ class Aging:
             self._account(result, stats)
             return work
         pages = (tables[:, None] * PTRS_PER_PTE + _OFFSETS[None, :])
-        mapped = pt.mapped[pages]
+        # A run of consecutive tables (every force_scan walk, most filtered ones) is one slice
+        # of each per-page array: read it through views instead of gathering page by page.
+        view = _table_run(tables)
+        mapped = pt.mapped[view].reshape(pages.shape) if view else pt.mapped[pages]
         total = mapped.sum(axis=1)
         stats.leaf_total += int(total.sum())
         work.cpu_ns += int(total.sum()) * costs.pte_scan_ns
         # get_pte_pfn + get_pfn_folio: present and on an LRU list; old PTEs are skipped
         # unless a secondary MMU may hold the young bit.
-        on_lru = pt.present[pages] & (lruvec.gen[pages] >= 0)
-        pyoung = pt.young[pages]
+        if view:
+            on_lru = pt.present[view].reshape(pages.shape) \
+                & (lruvec.gen[view].reshape(pages.shape) >= 0)
+            pyoung = pt.young[view].reshape(pages.shape)  # a view: read before the clear
+        else:
+            on_lru = pt.present[pages] & (lruvec.gen[pages] >= 0)
+            pyoung = pt.young[pages]
         consult = notifier is not None and notifier.examines_old_ptes
         examined = on_lru & (pyoung | consult)
         young = pyoung & examined
-        pt.young[pages[examined]] = False  # ptep_test_and_clear_young
+        if view:
+            pt.young[view].reshape(pages.shape)[examined] = False  # ptep_test_and_clear_young
+        else:
+            pt.young[pages[examined]] = False  # ptep_test_and_clear_young
         if notifier is not None:
             young |= notifier.walk_young(pages, on_lru, work) & on_lru
         nyoung = young.sum(axis=1)
@@ -165,8 +183,11 @@ class Aging:
         result.first_sightings += first
         result.promoted += promoted
         # Every resident folio whose PTE was read got a young/old verdict.
-        decided = pages[on_lru]
-        result.confusion.add(self.truth.score(decided, young[on_lru], "walk"))
+        if on_lru.all():
+            decided, verdicts = pages.reshape(-1), young.reshape(-1)
+        else:
+            decided, verdicts = pages[on_lru], young[on_lru]
+        result.confusion.add(self.truth.score(decided, verdicts, "walk"))
         self._account(result, stats)
         return work
 

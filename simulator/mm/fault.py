@@ -32,13 +32,20 @@ class FaultResult:
 def handle_faults(pt: PageTables, lruvec: Lruvec, ws: Workingset, pages: IntArray,
                   writes: BoolArray) -> FaultResult:
     """Fault in distinct, non-present ``pages``."""
+    if len(pages) == 0:
+        return FaultResult()
     swapped = pt.swapped[pages]
-    refault = pages[swapped]
-    fresh = pages[~swapped]
-    recent = ws.lru_gen_refault(lruvec, refault)
+    n_swapped = int(np.count_nonzero(swapped))
+    recent = 0
+    if n_swapped:
+        refault = pages[swapped]
+        fresh = pages[~swapped]
+        recent = int(np.count_nonzero(ws.lru_gen_refault(lruvec, refault)))
+    else:
+        fresh = pages
     lruvec.refs[fresh] = 0
     lruvec.workingset[fresh] = False
     pt.map_pages(pages, writes)
     lruvec.add_folios(pages)
-    return FaultResult(first_touch=len(fresh), swap_in=len(refault),
-                       refault_recent=int(recent.sum()))
+    return FaultResult(first_touch=len(pages) - n_swapped, swap_in=n_swapped,
+                       refault_recent=recent)

@@ -52,8 +52,23 @@ def lru_gen_from_seq(seq: int) -> int:
     return seq % MAX_NR_GENS
 
 
+def _tier_table() -> IntArray:
+    """Tier of every int8 refs value, indexed by its unsigned byte: order_base_2(refs) capped
+    at 2 (0 and 1 → 0, 2 → 1, 3+ → 2); negative values (bytes 128..255) → 0."""
+    r = np.arange(256, dtype=np.int64).astype(np.uint8).view(np.int8).astype(np.int64)
+    table: IntArray = np.where(r <= 1, 0, np.where(r == 2, 1, 2)).astype(np.int64)
+    return table
+
+
+_TIER_OF_REFS = _tier_table()
+
+
 def lru_tier_from_refs(refs: npt.NDArray[np.int8], workingset: BoolArray) -> IntArray:
     """mm_inline.h ``lru_tier_from_refs``: workingset → tier 3, else order_base_2(refs)."""
+    if refs.dtype == np.int8:  # the folio flags' type: one table lookup
+        tiers: IntArray = _TIER_OF_REFS[refs.view(np.uint8)]
+        tiers[np.asarray(workingset, dtype=bool)] = MAX_NR_TIERS - 1
+        return tiers
     r = refs.astype(np.int64)
     base = np.where(r <= 1, 0, np.where(r == 2, 1, 2))
     return np.where(workingset, MAX_NR_TIERS - 1, base).astype(np.int64)
@@ -93,13 +108,18 @@ class Lruvec:
         return self.max_seq - self.min_seq + 1
 
     def resident_pages(self) -> int:
-        return int(self.nr_pages.sum())
+        return sum(self.nr_pages.tolist())  # 4 counters: cheaper in Python than a ufunc
 
     # --- list placement -----------------------------------------------------------------------
     def _set_list(self, pages: IntArray, lst: int | IntArray) -> None:
         old = self.lst[pages]
-        self.list_len -= np.bincount(old[old >= 0], minlength=MAX_NR_GENS)
+        if np.any(old >= 0):
+            self.list_len -= np.bincount(old[old >= 0], minlength=MAX_NR_GENS)
         self.lst[pages] = lst
+        if isinstance(lst, int):
+            if lst >= 0:  # every entry of pages (repeats included) now reads lst
+                self.list_len[lst] += len(pages)
+            return
         new = self.lst[pages]
         self.list_len += np.bincount(new[new >= 0], minlength=MAX_NR_GENS)
 
@@ -127,11 +147,21 @@ class Lruvec:
         if len(pages) == 0:
             return
         del active  # both cases give gen = MIN_NR_GENS - workingset for anon
-        seq = np.maximum(self.max_seq - MIN_NR_GENS + 1 + self.workingset[pages].astype(np.int64),
-                         self.min_seq)
-        gens = (seq % MAX_NR_GENS).astype(np.int8)
+        # seq = max(max_seq - MIN_NR_GENS + 1 + workingset, min_seq): two possible values
+        base = self.max_seq - MIN_NR_GENS + 1
+        gen_cold = max(base, self.min_seq) % MAX_NR_GENS
+        gen_ws = max(base + 1, self.min_seq) % MAX_NR_GENS
+        ws = self.workingset[pages]
+        n_ws = int(np.count_nonzero(ws))
+        if n_ws == 0:
+            self.gen[pages] = gen_cold
+            self.nr_pages[gen_cold] += len(pages)
+            self._to_head(pages, gen_cold)
+            return
+        gens = np.where(ws, gen_ws, gen_cold).astype(np.int8)
         self.gen[pages] = gens
-        self.nr_pages += np.bincount(gens, minlength=MAX_NR_GENS)
+        self.nr_pages[gen_cold] += len(pages) - n_ws
+        self.nr_pages[gen_ws] += n_ws
         self._to_head(pages, gens.astype(np.int64))
 
     def del_folios(self, pages: IntArray) -> None:
@@ -151,19 +181,23 @@ class Lruvec:
         and the refs flags are cleared. The folio is not moved (lazy sorting). Returns
         ``(first_sightings, promoted)``.
         """
-        pages = pages[self.gen[pages] >= 0]
+        on_lru = self.gen[pages] >= 0
+        if not on_lru.all():
+            pages = pages[on_lru]
         first = (self.refs[pages] == 0) & ~self.workingset[pages]
         self.refs[pages[first]] = 1
         rest = pages[~first]
         new_gen = lru_gen_from_seq(self.max_seq)
         old = self.gen[rest]
         moved = old != new_gen
-        self.nr_pages -= np.bincount(old[moved], minlength=MAX_NR_GENS)
-        self.nr_pages[new_gen] += int(moved.sum())
+        n_moved = int(np.count_nonzero(moved))
+        if n_moved:
+            self.nr_pages -= np.bincount(old[moved], minlength=MAX_NR_GENS)
+            self.nr_pages[new_gen] += n_moved
         self.gen[rest] = new_gen
         self.workingset[rest] = True
         self.refs[rest] = 0
-        return int(first.sum()), int(moved.sum())
+        return int(np.count_nonzero(first)), n_moved
 
     def lru_gen_set_refs(self, pages: IntArray) -> BoolArray:
         """mm/vmscan.c ``lru_gen_set_refs`` (rmap path): True = second sighting (activate).
@@ -176,7 +210,8 @@ class Lruvec:
         again = pages[~first]
         self.workingset[again] = True
         self.refs[again] = 0
-        return ~first
+        second: BoolArray = ~first
+        return second
 
     def folio_inc_gen(self, pages: IntArray) -> IntArray:
         """``folio_inc_gen``: move oldest-gen folios to ``min_seq + 1``; keep promoted ones.
@@ -219,7 +254,7 @@ class Lruvec:
             tiers = lru_tier_from_refs(refs[counted], ws[counted])
             self.protected += np.bincount(tiers, minlength=MAX_NR_TIERS)
             # taken one by one from the tail and list_move_tail'ed: the run ends up reversed
-            for g in np.unique(new_gens):
+            for g in np.flatnonzero(np.bincount(new_gens, minlength=MAX_NR_GENS)):
                 self._to_tail(members[new_gens == g][::-1], int(g))
         self.reset_ctrl_pos(carryover=True)
         self.min_seq += 1

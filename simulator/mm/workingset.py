@@ -42,6 +42,8 @@ class Workingset:
 
     def lru_gen_refault(self, lruvec: Lruvec, pages: IntArray) -> BoolArray:
         """Handle refaults: count recent ones, restore PG_workingset; returns ``recent``."""
+        if len(pages) == 0:
+            return np.zeros(0, dtype=bool)
         token = self.token_seq[pages]
         recent = (token >= 0) & (np.abs(lruvec.max_seq - token) < MAX_NR_GENS)
         rp = pages[recent]

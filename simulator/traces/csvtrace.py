@@ -132,6 +132,11 @@ class CsvReader:
             raise TraceError(self.path, msg.rstrip("."), line=line) from None
         except UnicodeDecodeError as e:
             raise TraceError(self.path, f"not UTF-8 text ({e.reason})") from None
+        except TraceError:
+            raise
+        except ValueError as e:
+            # e.g. every data line has fewer fields than the column asked for
+            raise TraceError(self.path, f"fields missing: {e}") from None
 
     def _chunk(self, frame: pd.DataFrame, row: int, skip: int) -> Chunk:
         line0 = row + skip + 1  # line number of the frame's first row
