@@ -60,9 +60,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from simulator.runner import run_one
-
     from simulator.resources import check
+    from simulator.runner import run_one
 
     extra = ["sim.check_invariants=true"] if args.check_invariants else []
     sc = load_scenario(args.scenario, [*args.set, *extra], seed=args.seed)

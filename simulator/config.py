@@ -96,7 +96,8 @@ class WorkloadConfig:
     think_ns: int = _f(500, lo=0, hi=10**9,
                        doc="compute time between two page touches of one vCPU")
     write_fraction: float = _f(0.5, lo=0.0, hi=1.0, doc="fraction of touches that write")
-    scatter: bool = _f(True, doc="zipf/uniform: place ranks on a seeded random permutation of pages")
+    scatter: bool = _f(True, doc="zipf/uniform: place ranks on a seeded random permutation "
+                                 "of pages")
     ycsb_scrambled: bool = _f(True, doc="ycsb_zipf: ScrambledZipfianGenerator (FNV-1a hash of "
                                         "the item, mod the item count), as YCSB's zipfian "
                                         "requests; false: plain ZipfianGenerator")
@@ -292,9 +293,8 @@ def _coerce(value: Any, ftype: Any, meta: Mapping[str, Any], source: str, key: s
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(source, key, f"expected a number, got {value!r}")
         value = float(value)
-    elif ftype is str:
-        if not isinstance(value, str):
-            raise ConfigError(source, key, f"expected a string, got {value!r}")
+    elif ftype is str and not isinstance(value, str):
+        raise ConfigError(source, key, f"expected a string, got {value!r}")
     choices = meta.get("choices")
     if choices and value not in choices:
         raise ConfigError(
@@ -322,7 +322,8 @@ def _build(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> Any:
         if typing.get_origin(ftype) is dict:
             item = typing.get_args(ftype)[1]
             if not isinstance(value, Mapping):
-                raise ConfigError(source, dotted, f"expected a table of named tables, got {value!r}")
+                raise ConfigError(source, dotted,
+                                  f"expected a table of named tables, got {value!r}")
             for name in value:
                 if not _NAME_RE.match(name) or name in ("vm0", "task"):
                     raise ConfigError(source, f"{dotted}.{name}",
@@ -346,7 +347,8 @@ def _check_cross(sc: Scenario, source: str) -> None:
     for name, vm, _ in sc.all_vms():
         key = "vm" if name == "vm0" else f"vms.{name}"
         if vm.memory % (512 * PAGE_SIZE):
-            raise ConfigError(source, f"{key}.memory", "must be a multiple of 2MiB (whole PTE tables)")
+            raise ConfigError(source, f"{key}.memory",
+                              "must be a multiple of 2MiB (whole PTE tables)")
         if not vm.hw_af and vm.backend != "arm64":
             raise ConfigError(source, f"{key}.hw_af", "only arm64 has a software Access Flag mode")
         if vm.aging_lock != "auto":
@@ -373,7 +375,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
     sc = _build(Scenario, data, source, "")
     assert isinstance(sc, Scenario)
     _check_cross(sc, source)
-    return typing.cast(Scenario, sc)
+    return sc
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -414,7 +416,7 @@ def _field_at(dotted: str) -> tuple[Any, Mapping[str, Any]]:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         if part not in fields:
             raise ConfigError("--set", dotted, "unknown key" + _suggest(part, fields))
-        ftype = _field_types(cls)[part]
+        ftype = _field_types(typing.cast(type, cls))[part]
         meta = fields[part].metadata
         if typing.get_origin(ftype) is dict:
             if i + 1 >= len(parts):
@@ -535,7 +537,8 @@ def describe_keys() -> list[tuple[str, str, str]]:
 
 
 __all__ = [
-    "PAGE_SIZE", "ConfigError", "CostConfig", "ExtraVmConfig", "HostConfig", "MglruConfig", "Scenario",
+    "PAGE_SIZE", "ConfigError", "CostConfig", "ExtraVmConfig", "HostConfig", "MglruConfig",
+    "Scenario",
     "SimConfig", "TaskConfig", "VmConfig", "WorkloadConfig", "apply_overrides",
     "describe_keys", "load_scenario", "parse_override", "parse_size", "read_toml",
     "scenario_from_dict", "to_dict", "to_toml",

@@ -71,9 +71,8 @@ def _print_runs(sweep: Sweep) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (every command) does not load the model.
-    from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep
-
     from simulator.resources import check
+    from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep
 
     extra = ["sim.check_invariants=true"] if args.check_invariants else []
     sweep = load_sweep(args.scenario, [*args.set, *extra])

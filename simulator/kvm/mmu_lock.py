@@ -26,7 +26,8 @@ the model returns how long the step waited for the lock.
   the hold after it (entering with its second moment: long rare waits block much more than
   their mean suggests); a writer, already blocked by the hold the queued writer waits for,
   only adds the queued writer's hold. Ignored: longer queue chains, correlations beyond pairs
-  of actors, lock-word cache-line bouncing. ``tests/test_mmu_lock.py`` bounds it against the fine model.
+  of actors, lock-word cache-line bouncing. ``tests/test_mmu_lock.py`` bounds it against the
+  fine model.
 
   Validated regime and a known divergence: against the fine model the fast one stays within
   15 % on aging pass time and vCPU lock wait up to 8 vCPUs when reader holds are short (the
@@ -166,7 +167,7 @@ class FastLock:
                 # A queued writer blocks every later request (FIFO, writer preference),
                 # except for the part of its queueing that this actor itself caused.
                 others = 1.0 - self.pend_cause[y, actor]
-                intervals = ((self.rate[y], self.hold[y]),)
+                intervals: tuple[tuple[Any, Any], ...] = ((self.rate[y], self.hold[y]),)
                 if mode == READ:
                     # a reader is not blocked by the reader hold a writer queues behind:
                     # the whole pending episode and the hold after it are extra wait

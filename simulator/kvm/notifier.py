@@ -180,6 +180,17 @@ class NotifierDesign:
         self.ops.backend.unmap(pages, work)
         self.ops.tlbs.invalidate(pages)
 
+    # the three consultation points each design defines (simulator.mm.notify.SecondaryMmu)
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        raise NotImplementedError
+
+    def pivot_young(self, pages: IntArray, primary_young: BoolArray,
+                    work: Work) -> tuple[BoolArray, BoolArray]:
+        raise NotImplementedError
+
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+        raise NotImplementedError
+
 
 class Blind(NotifierDesign):
     """Before 6.12: the secondary MMU is asked only about eviction pivots."""

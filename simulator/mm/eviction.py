@@ -158,7 +158,7 @@ class Eviction:
         res.sorted += len(p) + len(q)
         res.isolated += len(iso)
         work.cpu_ns += len(cand) * self.costs.folio_sort_ns
-        return iso
+        return np.asarray(iso, dtype=np.int64)
 
     # --- evict_folios -------------------------------------------------------------------------
     def evict_folios(self, nr_to_scan: int, work: Work) -> EvictResult:

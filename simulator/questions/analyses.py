@@ -8,7 +8,7 @@ Each function takes the question's ``sweep.csv`` as a DataFrame and returns a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,7 +38,7 @@ def _real(a: Spread | None, b: Spread | None) -> str:
 
 
 @styled
-def _bars(groups: Sequence[str], series: dict[str, Sequence[Spread | None]], ylabel: str,
+def _bars(groups: Sequence[str], series: Mapping[str, Sequence[Spread | None]], ylabel: str,
           title: str, colours: Sequence[str] | None = None) -> Figure:
     """Grouped bars with seed-spread error bars (± one standard deviation)."""
     fig = new_figure((9, 4.8))
@@ -48,9 +48,8 @@ def _bars(groups: Sequence[str], series: dict[str, Sequence[Spread | None]], yla
     for i, (label, values) in enumerate(series.items()):
         means = [v.mean if v else np.nan for v in values]
         sds = [v.sd if v else 0.0 for v in values]
-        kw = {"color": colours[i]} if colours else {}
         ax.bar(x + (i - (len(series) - 1) / 2) * width, means, width, yerr=sds, capsize=3,
-               label=label, **kw)
+               label=label, color=colours[i] if colours else None)
     ax.set_xticks(x, groups, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -118,7 +117,7 @@ def q1(df: pd.DataFrame) -> Finding:
 
 
 def _sp(sp: dict[tuple[object, ...], dict[str, Spread]], r: dict[str, str],
-        steps: dict[str, tuple[tuple[str, str], ...]], i: int) -> Spread | None:
+        steps: Mapping[str, Sequence[tuple[str, str]]], i: int) -> Spread | None:
     lk, ntf = steps[r["backend"]][i]
     per = sp.get((r["backend"], lk, ntf, int(r["vCPUs"])))
     return per.get("aging_pass_mean_ns") if per else None
