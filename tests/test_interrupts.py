@@ -54,12 +54,12 @@ def test_a_completed_run_is_replaced_atomically(tmp_path: Path) -> None:
 SWEEP = """
 name = "intr"
 [sim]
-duration_ms = 60
+duration_ms = 600
 [vm]
-memory = "32MiB"
-vcpus = 1
+memory = "64MiB"
+vcpus = 2
 [host]
-memory = "24MiB"
+memory = "48MiB"
 [sweep]
 "sim.seed" = [1, 2, 3, 4, 5, 6]
 """
@@ -84,9 +84,10 @@ def test_ctrl_c_during_a_sweep_then_resume(tmp_path: Path) -> None:
                                  if p.is_dir()):
             break
         time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    assert proc.returncode == 130
     assert "Traceback" not in err
     runs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert 1 <= len(runs) < 6
