@@ -72,7 +72,11 @@ def _sweep(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
         [sys.executable, "-m", "simulator", "sweep", str(scen), "--jobs", "1",
          "--out", str(tmp_path / "out"), "--no-progress", "--no-report", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[1])
+        cwd=Path(__file__).resolve().parents[1],
+        # a background job of a non-interactive shell (how CI may start us) inherits an
+        # ignored SIGINT, and Python then installs no KeyboardInterrupt handler: restore it,
+        # as a terminal's Ctrl-C would find it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def test_ctrl_c_during_a_sweep_then_resume(tmp_path: Path) -> None:
