@@ -71,15 +71,13 @@ def _print_runs(sweep: Sweep) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (every command) does not load the model.
-    from simulator.resources import check
+    from simulator.resources import check, estimate
     from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep
 
     extra = ["sim.check_invariants=true"] if args.check_invariants else []
     sweep = load_sweep(args.scenario, [*args.set, *extra])
     _warn_shadowed(sweep, args.set)
     if sweep.points and args.engine == "local":
-        from simulator.resources import estimate
-
         biggest = max((p.scenario for p in sweep.points), key=lambda s: estimate(s).bytes)
         check(biggest, args.max_memory, copies=min(args.jobs, len(sweep.points)))
     if args.dry_run:

@@ -39,7 +39,6 @@ from simulator.costs import CostConfig
 from simulator.mm.aging import Aging
 from simulator.mm.bloom import pmd_item
 from simulator.mm.constants import (
-    LRU_REFS_WIDTH,
     MAX_LRU_BATCH,
     MAX_NR_TIERS,
     MIN_LRU_BATCH,
@@ -47,7 +46,7 @@ from simulator.mm.constants import (
     PTRS_PER_PTE,
     SUITABLE_TO_SCAN_N,
 )
-from simulator.mm.lruvec import Lruvec, lru_gen_from_seq, lru_tier_from_refs
+from simulator.mm.lruvec import LAZY_REFS, Lruvec, lru_gen_from_seq, lru_tier_from_refs
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
 from simulator.mm.workingset import Workingset
@@ -55,7 +54,6 @@ from simulator.truth import GroundTruth
 
 IntArray = npt.NDArray[np.int64]
 
-_LAZY = (1 << LRU_REFS_WIDTH) + 1
 
 
 @dataclass(slots=True)
@@ -131,7 +129,7 @@ class Eviction:
         gen = lv.gen[cand]
         refs, ws = lv.refs[cand], lv.workingset[cand]
         tier = lru_tier_from_refs(refs, ws)
-        lazy = refs.astype(np.int64) + ws == _LAZY
+        lazy = refs.astype(np.int64) + ws == LAZY_REFS
         promoted = gen != old_gen
         protected = ~promoted & ((tier > tier_idx) | lazy)
         isolate = ~promoted & ~protected
@@ -145,11 +143,11 @@ class Eviction:
         self._cursor = int(where[cut - 1]) + 1
         # promoted: list_move to the head of the gen it was promoted to
         p = cand[promoted]
-        lv._to_head(p, gen[promoted].astype(np.int64))
+        lv.move_to_head(p, gen[promoted].astype(np.int64))
         # protected: folio_inc_gen to min_seq + 1, counted unless lazily promoted
         q = cand[protected]
         new_gen = lv.folio_inc_gen(q)
-        lv._to_head(q, new_gen)
+        lv.move_to_head(q, new_gen)
         counted = protected & ~lazy
         lv.protected += np.bincount(tier[counted], minlength=MAX_NR_TIERS)
         iso = cand[isolate]

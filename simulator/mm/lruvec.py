@@ -38,7 +38,7 @@ from simulator.mm.constants import (
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-_LAZY = (1 << LRU_REFS_WIDTH) + 1
+LAZY_REFS = (1 << LRU_REFS_WIDTH) + 1
 """refs + workingset of a folio being lazily promoted (not counted as protected)."""
 _HEAD0 = 1 << 40
 
@@ -123,7 +123,8 @@ class Lruvec:
         new = self.lst[pages]
         self.list_len += np.bincount(new[new >= 0], minlength=MAX_NR_GENS)
 
-    def _to_head(self, pages: IntArray, lst: int | IntArray) -> None:
+    def move_to_head(self, pages: IntArray, lst: int | IntArray) -> None:
+        """``list_move``: put folios at the head of list(s) ``lst`` (scanned last)."""
         k = len(pages)
         self._set_list(pages, lst)
         self.pos[pages] = self._head + np.arange(k, dtype=np.int64)
@@ -137,7 +138,7 @@ class Lruvec:
         self._tail -= 2 * k
         self.list_version += 1
 
-    def add_folios(self, pages: IntArray, active: bool = True) -> None:
+    def add_folios(self, pages: IntArray) -> None:
         """``lru_gen_add_folio``: insert new folios at the head of their generation.
 
         ``lru_gen_folio_seq``: a PG_active folio (every fault-in, ``lru_gen_in_fault``) goes to
@@ -146,7 +147,6 @@ class Lruvec:
         """
         if len(pages) == 0:
             return
-        del active  # both cases give gen = MIN_NR_GENS - workingset for anon
         # seq = max(max_seq - MIN_NR_GENS + 1 + workingset, min_seq): two possible values
         base = self.max_seq - MIN_NR_GENS + 1
         gen_cold = max(base, self.min_seq) % MAX_NR_GENS
@@ -156,13 +156,13 @@ class Lruvec:
         if n_ws == 0:
             self.gen[pages] = gen_cold
             self.nr_pages[gen_cold] += len(pages)
-            self._to_head(pages, gen_cold)
+            self.move_to_head(pages, gen_cold)
             return
         gens = np.where(ws, gen_ws, gen_cold).astype(np.int8)
         self.gen[pages] = gens
         self.nr_pages[gen_cold] += len(pages) - n_ws
         self.nr_pages[gen_ws] += n_ws
-        self._to_head(pages, gens.astype(np.int64))
+        self.move_to_head(pages, gens.astype(np.int64))
 
     def del_folios(self, pages: IntArray) -> None:
         """``lru_gen_del_folio`` (isolation): take folios off their lists."""
@@ -250,7 +250,7 @@ class Lruvec:
             refs = self.refs[members].copy()
             ws = self.workingset[members].copy()
             new_gens = self.folio_inc_gen(members)
-            counted = refs.astype(np.int64) + ws != _LAZY
+            counted = refs.astype(np.int64) + ws != LAZY_REFS
             tiers = lru_tier_from_refs(refs[counted], ws[counted])
             self.protected += np.bincount(tiers, minlength=MAX_NR_TIERS)
             # taken one by one from the tail and list_move_tail'ed: the run ends up reversed
