@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
                    help="ci: cases run in parallel (default 1, for undisturbed timings)")
     p.add_argument("--trace", metavar="FILE", default=None,
                    help="perf: the CloudPhysics oracleGeneral trace (default: "
-                        "../shared/data/cloudPhysicsIO.oracleGeneral.bin if present)")
+                        "data/cloudPhysicsIO.oracleGeneral.bin of the repository)")
     p.add_argument("--changes-only", action="store_true",
                    help="print only metrics that are not unchanged (performance always shown)")
     p.set_defaults(func=cmd_bench)

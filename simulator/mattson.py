@@ -30,7 +30,7 @@ arithmetic only.
 
 Page ids may be any integers (they are made dense first). Results match the naive simulation
 (``tests/test_mattson.py``, hypothesis) and libCacheSim's LRU on
-``../shared/data/cloudPhysicsIO.oracleGeneral.bin`` to six decimals.
+``data/cloudPhysicsIO.oracleGeneral.bin`` to six decimals.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The exact LRU reference policy: against the published exact-LRU miss ratios of a real trace
-(../shared/data, computed with Mattson's algorithm and libCacheSim) and inside the simulator."""
+(data/, computed with Mattson's algorithm and libCacheSim) and inside the simulator."""
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,10 +8,10 @@ import pytest
 from simulator.config import scenario_from_dict
 from simulator.machine import Machine
 from simulator.mm.lru import ExactLru
+from simulator.traces.samples import CLOUDPHYSICS_LRU_MISS_RATIOS, CLOUDPHYSICS_TRACE
 
-TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cloudPhysicsIO.oracleGeneral.bin"
-PUBLISHED = {49: 0.902153, 490: 0.837915, 4897: 0.804913, 9795: 0.724770,
-             19590: 0.632842, 39179: 0.430299}
+TRACE = CLOUDPHYSICS_TRACE
+PUBLISHED = CLOUDPHYSICS_LRU_MISS_RATIOS
 
 
 def _trace_pages() -> np.ndarray:

@@ -4,7 +4,6 @@ pass, and the published exact-LRU miss ratios of a real trace."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,10 +18,10 @@ from simulator.mattson import (
     stack_distances,
     stack_distances_fenwick,
 )
+from simulator.traces.samples import CLOUDPHYSICS_LRU_MISS_RATIOS, CLOUDPHYSICS_TRACE
 
-TRACE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cloudPhysicsIO.oracleGeneral.bin"
-PUBLISHED = {49: 0.902153, 490: 0.837915, 4897: 0.804913, 9795: 0.724770,
-             19590: 0.632842, 39179: 0.430299}
+TRACE = CLOUDPHYSICS_TRACE
+PUBLISHED = CLOUDPHYSICS_LRU_MISS_RATIOS
 
 
 def naive_lru_misses(pages: list[int], capacity: int) -> int:
@@ -113,7 +112,6 @@ def test_random_trace_against_naive_lru() -> None:
     assert got.tolist() == [naive_lru_misses(pages, c) / len(pages) for c in sizes]
 
 
-@pytest.mark.skipif(not TRACE.exists(), reason="../shared/data is not there")
 def test_published_miss_ratios_of_the_shared_trace() -> None:
     rec = np.fromfile(TRACE, dtype=[("ts", "<u4"), ("id", "<u8"), ("sz", "<u4"), ("nv", "<i8")])
     curve = miss_ratio_curve(rec["id"])

@@ -12,10 +12,10 @@ import pytest
 from simulator.cli import main
 from simulator.mattson import lru_miss_ratios
 from simulator.mrccmd import MRC_COLUMNS, base_document, parse_sizes, replay_once, sized_scenario
+from simulator.traces.samples import CLOUDPHYSICS_LRU_MISS_RATIOS, CLOUDPHYSICS_TRACE
 
-SHARED_TRACE = (Path(__file__).resolve().parents[2] / "shared" / "data"
-                / "cloudPhysicsIO.oracleGeneral.bin")
-PUBLISHED = {4897: 0.804913, 39179: 0.430299}
+SHARED_TRACE = CLOUDPHYSICS_TRACE
+PUBLISHED = {s: CLOUDPHYSICS_LRU_MISS_RATIOS[s] for s in (4897, 39179)}
 
 
 @pytest.fixture
@@ -73,7 +73,6 @@ def test_lru_policy_replay_equals_mattson(small_trace: tuple[Path, np.ndarray]) 
         assert r.miss_ratio == lru_miss_ratios(pages, [size])[0]
 
 
-@pytest.mark.skipif(not SHARED_TRACE.exists(), reason="../shared/data is not there")
 def test_shared_trace_lru_replay_reproduces_published_ratios(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sizes = ",".join(str(s) for s in PUBLISHED)

@@ -26,9 +26,9 @@ from simulator.traces import (
     summarize,
 )
 from simulator.traces.oracle import RECORD
+from simulator.traces.samples import CLOUDPHYSICS_TRACE
 
-SHARED_TRACE = (Path(__file__).resolve().parents[2] / "shared" / "data"
-                / "cloudPhysicsIO.oracleGeneral.bin")
+SHARED_TRACE = CLOUDPHYSICS_TRACE
 
 N = 257
 RNG = np.random.default_rng(7)
@@ -351,7 +351,6 @@ def test_convert_failure_leaves_nothing(tmp_path: Path) -> None:
         convert_trace(open_trace(write_oracle(tmp_path / "t.bin")), tmp_path / "o.parquet")
 
 
-@pytest.mark.skipif(not SHARED_TRACE.exists(), reason="../shared/data is not there")
 def test_shared_oracle_trace_summary() -> None:
     s = summarize(open_trace(SHARED_TRACE))
     assert (s.format, s.records, s.distinct_pages) == ("oracleGeneral", 113_872, 48_974)

@@ -7,7 +7,7 @@
    number of requests (the simulator stops on simulated time, so the peer replays exactly as
    many requests as the simulator did, wrapping around the trace the same way). All three run
    in one process, one after the other. Traces: the real CloudPhysics block trace of
-   ``../shared/data`` (when present) and a generated 1M-request zipf(1.0) trace over 100k
+   ``data/`` of the repository and a generated 1M-request zipf(1.0) trace over 100k
    objects (the trace libCacheSim's own throughput figures use).
 2. **Aging pass** (``aging_1m_<design>``): wall time of one forced aging iteration over a
    1M-page guest (``scenarios/perf/aging_1m.toml``), for the upstream ``per_page`` design (the
@@ -33,12 +33,13 @@ import numpy as np
 
 from simulator.bench.compare import BenchResults, Target, environment, now_utc
 from simulator.bench.metrics import CaseResult, Stopwatch, measure_scenario, run_isolated
+from simulator.traces.samples import CLOUDPHYSICS_TRACE
 
 PERF_SCENARIOS = Path("scenarios/perf")
 TRACE_SCENARIO = PERF_SCENARIOS / "trace_replay.toml"
 AGING_SCENARIO = PERF_SCENARIOS / "aging_1m.toml"
 GUEST_SCENARIO = PERF_SCENARIOS / "guest_64g.toml"
-CLOUDPHYSICS = "cloudPhysicsIO.oracleGeneral.bin"
+
 PEER_HASHPOWER = 17
 """libCacheSim hash table size (2^17 buckets): its default (24) is ~5x slower on small traces
 (research/anchors.md §1.4); we give the peer its best setting."""
@@ -63,17 +64,10 @@ class TraceCase:
 
 
 # --- trace files ----------------------------------------------------------------------------
-def find_cloudphysics(start: Path | None = None) -> Path | None:
-    """``../shared/data/cloudPhysicsIO.oracleGeneral.bin`` from the working directory or the
-    repository root, if it exists."""
-    roots = [Path.cwd(), Path(__file__).resolve().parents[2]]
-    if start is not None:
-        roots.insert(0, start)
-    for root in roots:
-        p = root.parent / "shared" / "data" / CLOUDPHYSICS
-        if p.is_file():
-            return p
-    return None
+def find_cloudphysics() -> Path | None:
+    """The repository's ``data/cloudPhysicsIO.oracleGeneral.bin``, if this checkout has it
+    (an installed package without the repository does not)."""
+    return CLOUDPHYSICS_TRACE if CLOUDPHYSICS_TRACE.is_file() else None
 
 
 def write_zipf_trace(path: Path, requests: int = ZIPF_REQUESTS, objects: int = ZIPF_OBJECTS,
@@ -280,8 +274,8 @@ def run_perf(only: Sequence[str] = (), guest_overrides: Sequence[str] = (),
         if "trace" in parts:
             cp = trace or find_cloudphysics()
             if cp is None:
-                notes.append(f"{CLOUDPHYSICS} not found next to the repository "
-                             "(../shared/data): replayed the generated zipf trace only")
+                notes.append(f"{CLOUDPHYSICS_TRACE} not found (no repository checkout): "
+                             "replayed the generated zipf trace only")
             if not peer_available():
                 notes.append(f"libCacheSim: {PEER_MISSING}; ratios not measured")
             for tc in trace_cases(Path(tmp), cp):
