@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import re
 import tomllib
 import typing
@@ -515,6 +516,11 @@ def to_toml(sc: Scenario) -> str:
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
+def run_id_of(sc: Scenario) -> str:
+    """A stable id derived from the effective configuration (same config → same id)."""
+    return hashlib.sha256(to_toml(sc).encode()).hexdigest()[:12]
+
+
 def describe_keys() -> list[tuple[str, str, str]]:
     """(dotted key, default, description) for every scenario key, for README and ``list``."""
     rows: list[tuple[str, str, str]] = []
@@ -540,6 +546,6 @@ __all__ = [
     "PAGE_SIZE", "ConfigError", "CostConfig", "ExtraVmConfig", "HostConfig", "MglruConfig",
     "Scenario",
     "SimConfig", "TaskConfig", "VmConfig", "WorkloadConfig", "apply_overrides",
-    "describe_keys", "load_scenario", "parse_override", "parse_size", "read_toml",
+    "describe_keys", "load_scenario", "parse_override", "parse_size", "read_toml", "run_id_of",
     "scenario_from_dict", "to_dict", "to_toml",
 ]

@@ -26,16 +26,14 @@ walkers share an iteration; either way one generation is produced).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
 
 from simulator.accounting import Work
-from simulator.config import PAGE_SIZE, Scenario, to_toml
+from simulator.config import PAGE_SIZE, Scenario, run_id_of
 from simulator.kvm.backends import KvmBackend
 from simulator.kvm.mmu_lock import LockModel
 from simulator.kvm.tlb import Tlbs
@@ -51,36 +49,13 @@ from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables, layout
 from simulator.mm.workingset import Workingset
 from simulator.rng import RngStreams
+from simulator.rundata import RunData
 from simulator.truth import GroundTruth
 from simulator.vm import Vm
 from workloads import Workload, make_workload
 
 NS_PER_MS = 1_000_000
 TASK_MM = "task"
-
-
-def run_id_of(sc: Scenario) -> str:
-    """A stable id derived from the effective configuration (same config → same id)."""
-    return hashlib.sha256(to_toml(sc).encode()).hexdigest()[:12]
-
-
-@dataclass(slots=True)
-class RunData:
-    """Everything a run produced, in memory; the runner turns it into files."""
-
-    scenario: Scenario
-    run_id: str
-    counters: Counters
-    truth: GroundTruth
-    passes: list[dict[str, Any]] = field(default_factory=list)
-    timeseries: list[dict[str, Any]] = field(default_factory=list)
-    lru_gen: list[str] = field(default_factory=list)
-    sim_time_ns: int = 0
-    mmu_lock_write_hold_ns: float | None = None
-    backend: str | None = None
-    aging_lock: str | None = None
-    young_via_fault: bool = False
-    vm_counters: dict[str, Counters] = field(default_factory=dict)
 
 
 class Machine:

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import Scenario, to_toml
-from simulator.machine import Machine, RunData
+from simulator.machine import Machine
 from simulator.metrics import (
     PASS_COLUMNS,
     SUMMARY_COLUMNS,
@@ -31,6 +31,7 @@ from simulator.metrics import (
     ratios,
     work_columns,
 )
+from simulator.rundata import RunData
 
 COMPLETE_MARKER = ".complete"
 

@@ -7,7 +7,7 @@ table. Bare dotted keys (``vm.vcpus = [1, 2]``, which TOML nests) work like quot
 (``"vm.vcpus" = [1, 2]``). Every expanded point is validated exactly like a scenario file, so a
 bad value fails the whole sweep before anything runs (``ConfigError`` naming the key).
 
-Each run's id is :func:`simulator.machine.run_id_of` of its effective scenario, so a sweep run
+Each run's id is :func:`simulator.config.run_id_of` of its effective scenario, so a sweep run
 twice finds the same folders ``OUT/<scenario>/<run_id>/``; ``resume`` skips those that carry the
 completion marker ``write_run`` writes last. Runs execute in this process, in a local process
 pool, or on Dask (``dask.distributed``: a ``LocalCluster`` or an existing scheduler). Wherever a
@@ -50,9 +50,9 @@ from simulator.config import (
     Scenario,
     apply_overrides,
     read_toml,
+    run_id_of,
     scenario_from_dict,
 )
-from simulator.machine import run_id_of
 from simulator.metrics import SUMMARY_COLUMNS
 from simulator.runner import COMPLETE_MARKER, RunResult, simulate, write_run
 

@@ -17,8 +17,7 @@ import pytest
 
 import simulator.sweep as sweep_mod
 from simulator.cli import main
-from simulator.config import ConfigError, read_toml, scenario_from_dict
-from simulator.machine import run_id_of
+from simulator.config import ConfigError, read_toml, run_id_of, scenario_from_dict
 from simulator.runner import COMPLETE_MARKER, simulate
 from simulator.sweep import (
     RunTask,

@@ -39,9 +39,10 @@ from simulator.config import (
     parse_override,
     scenario_from_dict,
 )
-from simulator.machine import Machine, RunData
+from simulator.machine import Machine
 from simulator.mm.constants import PTRS_PER_PTE
 from simulator.mm.debugfs import lru_gen_show
+from simulator.rundata import RunData
 from simulator.selftest.lrugen import find_generation, read_memcg_stats, sum_for_gen
 from simulator.selftest.page_idle import PAGE_IDLE_PAGE_NS, MarkCounts, PageIdle
 
