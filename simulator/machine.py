@@ -26,7 +26,7 @@ walkers share an iteration; either way one generation is produced).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import numpy as np
@@ -58,10 +58,15 @@ NS_PER_MS = 1_000_000
 TASK_MM = "task"
 
 
+WorkloadHook = Callable[[str, Workload, simpy.Environment], Workload]
+"""Wraps the workload of one actor (``"task"`` or a VM's name) when the machine is built, e.g.
+to stop the run after one pass of a trace (``simulator.mrccmd``)."""
+
+
 class Machine:
     """A host with one memcg, optionally one VM and one host task."""
 
-    def __init__(self, sc: Scenario) -> None:
+    def __init__(self, sc: Scenario, wrap_workload: WorkloadHook | None = None) -> None:
         self.sc = sc
         self.env = simpy.Environment()
         self.streams = RngStreams(sc.sim.seed)
@@ -76,7 +81,7 @@ class Machine:
         self.workingset = Workingset(self.pt.nr_pages)
         self.counters = Counters()
         self.exact_lru = ExactLru(sc.host_pages) if sc.host.policy == "lru" else None
-        self.vms = [Vm(self, name, vm, wl, self.pt.region_of(self.mm_ids[name]))
+        self.vms = [Vm(self, name, vm, wl, self.pt.region_of(self.mm_ids[name]), wrap_workload)
                     for name, vm, wl in sc.all_vms()]
         self.notifiers: dict[int, SecondaryMmu | None] = {r.mm_id: None for r in self.pt.regions}
         for vm in self.vms:
@@ -85,6 +90,8 @@ class Machine:
         if sc.task_pages:
             self.task_workload = make_workload(sc.task.workload, sc.task_pages, 1,
                                                self.streams.seed_sequence("workload.task"))
+            if wrap_workload is not None:
+                self.task_workload = wrap_workload(TASK_MM, self.task_workload, self.env)
         self.aging = Aging(self.pt, self.lruvec, self.notifiers, self.truth, sc.costs,
                            walk_mmu=sc.mglru.walk_mmu, bloom_filter=sc.mglru.bloom_filter)
         self.eviction = Eviction(

@@ -154,12 +154,13 @@ def replay_once(sc: Scenario, records: int) -> Replay:
     from simulator.machine import Machine
     from simulator.runner import summary_row
 
+    def one_pass(actor: str, workload: Any, env: Any) -> Any:
+        return OnePass(workload, records, env) if actor == "task" else workload
+
+    if not sc.task_pages:
+        raise RuntimeError("the scenario has no host-task workload to replay")
     t0 = time.perf_counter()
-    m = Machine(sc)
-    if getattr(m, "task_workload", None) is None:
-        raise RuntimeError("the machine has no host-task workload to replay")
-    m.task_workload = cast(Any, OnePass(m.task_workload, records, m.env))
-    data = m.run()
+    data = Machine(sc, wrap_workload=one_pass).run()
     wall = time.perf_counter() - t0
     row = summary_row(data, wall)
     return Replay(cache_pages=sc.host_pages,

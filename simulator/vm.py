@@ -30,14 +30,14 @@ from simulator.mm.pagetable import Region
 from workloads import Workload, make_workload
 
 if TYPE_CHECKING:
-    from simulator.machine import Machine
+    from simulator.machine import Machine, WorkloadHook
 
 
 class Vm:
     """The KVM side of one guest, and its vCPU processes."""
 
     def __init__(self, m: Machine, name: str, cfg: VmConfig, wl: WorkloadConfig,
-                 region: Region) -> None:
+                 region: Region, wrap_workload: WorkloadHook | None = None) -> None:
         sc = m.sc
         self.m = m
         self.name = name
@@ -55,6 +55,8 @@ class Vm:
         self.lock: LockModel = self._lock_model(m)
         self.workload: Workload = make_workload(wl, region.pages, cfg.vcpus,
                                                 m.streams.seed_sequence(f"workload.{name}"))
+        if wrap_workload is not None:
+            self.workload = wrap_workload(name, self.workload, m.env)
         self.counters = Counters()
         """This VM's share of the run's counters (the machine's counters hold the totals)."""
         self.fault_share = np.zeros(cfg.vcpus)
