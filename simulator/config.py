@@ -79,7 +79,7 @@ class HostConfig:
                           doc="kswapd wakes when free memory falls below this fraction")
     wmark_high: float = _f(0.02, lo=0.0, hi=0.5,
                            doc="kswapd reclaims until free memory reaches this fraction")
-    policy: str = _f("mglru", choices=("mglru", "lru"),
+    policy: str = _f("mglru", choices=("mglru", "classic", "lru"),
                      doc="page replacement: mglru, or lru (exact LRU over every access, "
                          "the yardstick)")
 
