@@ -29,6 +29,10 @@ class Work:
     notifier_unreliable: int = 0
     notifier_fast_failed: int = 0
     tlb_flushes: int = 0
+    """Remote TLB flushes after aging calls that found a young SPTE (``clear_flush_young``,
+    or any clearing call with the ``tlb_flush_on_age`` what-if)."""
+    unmap_flushes: int = 0
+    """Remote TLB flushes after unmapping a present SPTE (``invalidate_range_start``)."""
 
     def add(self, other: Work) -> None:
         """Accumulate another record into this one."""

@@ -1,13 +1,16 @@
 """The host-side actors of a run (SimPy processes), each on the shared :class:`HostCore`.
 
 - **host task** (:func:`host_task`): a non-VM process; its touches set primary A bits directly
-  (no TLB model for the host, :class:`TaskPath`), its faults are charged like a vCPU's.
-- **kswapd** (:func:`kswapd`): woken when a charge takes the memcg above the low watermark, it
-  runs the policy's reclaim to the high one (``simulator.mm.reclaim.kswapd_balance``, starting
-  at the policy's ``initial_priority``).
-- **ager** (:func:`ager`): MGLRU's proactive aging: ``aging = "interval"`` writes ``+ memcg
-  node max_seq`` to debugfs every ``aging_interval_ms`` (``force_scan``, as the selftest
-  does); ``back_to_back`` loops.
+  (no TLB model for the host, :class:`TaskPath`), its faults are charged like a vCPU's (and
+  it reclaims directly at the memcg limit).
+- **kswapd** (:func:`kswapd`): only with ``host.node_memory``: woken when the node's free
+  memory falls below the low watermark, it reclaims to the high one
+  (``simulator.mm.reclaim.kswapd_balance``, from the policy's ``initial_priority``).
+- **proactive agent** (:func:`proactive`): ``host.proactive_reclaim`` bytes written to
+  memory.reclaim every ``host.proactive_interval_ms`` (``memory_reclaim``).
+- **debugfs ager** (:func:`ager`): ``mglru.aging = "interval"`` writes ``+ memcg node
+  max_seq`` to the ``lru_gen`` debugfs file every ``aging_interval_ms`` (``force_scan``, as
+  the KVM selftest does); ``back_to_back`` loops.
 - **sampler** (:func:`sampler`): the time series and the debugfs snapshots.
 
 vCPUs are the guests' actors (``simulator.vm``). Per-page work happens in numpy inside one
@@ -22,9 +25,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from simulator.config import PAGE_SIZE
 from simulator.host import TASK_MM, HostCore
 from simulator.mm import reclaim
-from simulator.policies import MglruPolicy, Touch, drive
+from simulator.policies import MglruPolicy, Touch
 from simulator.policies.base import BoolArray, IntArray
 from simulator.rundata import RunData
 from workloads import Workload
@@ -72,42 +76,52 @@ def host_task(host: HostCore, workload: Workload) -> Generator[simpy.Event, Any,
         duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
             + out.faults * costs.fault_first_touch_ns + out.swap_in * swap_in
         yield host.env.timeout(max(1, round(duration)))
-        yield from host.charge()
+        reclaim_ns, stall, calls = yield from host.charge(host.actor_ids["task"])
+        c.task_direct_reclaim_ns += reclaim_ns + stall
+        c.direct_reclaims += calls
 
 
 def kswapd(host: HostCore) -> Generator[simpy.Event, Any, None]:
-    """Reclaim between the watermarks whenever a charge wakes it."""
-    memcg, policy = host.memcg, host.policy
+    """Reclaim the node between its watermarks whenever a charge wakes it."""
+    node, policy = host.node, host.policy
+    assert node is not None
+    actor = host.actor_ids["kswapd"]
+    c = host.counters
+
+    def busy(ns: float) -> None:
+        c.kswapd_cpu_ns += ns
+
     while True:
-        if host.resident() <= memcg.wake_pages:
-            memcg.kswapd_wake = host.env.event()
-            yield memcg.kswapd_wake
-        target = memcg.target_pages
+        if host.resident() <= node.wake_pages:
+            node.kswapd_wake = host.env.event()
+            yield node.kswapd_wake
+        target = node.target_pages
         priority = policy.initial_priority(host.resident() - target)
-
-        def shrink(p: int, target: int = target) -> Generator[reclaim.Request, Any, int]:
-            return policy.shrink(p, target)
-
-        balance = reclaim.kswapd_balance(host.resident, target, priority, shrink)
-        yield from drive(balance, lambda request: perform(host, request))
+        yield from host.reclaim(reclaim.kswapd_balance(host.resident, target, priority,
+                                                       policy.shrink), actor, busy=busy)
 
 
-def perform(host: HostCore, request: reclaim.Request) -> Generator[simpy.Event, Any, Any]:
-    """Carry out a reclaim request: a back-off here, anything else by the policy."""
-    if isinstance(request, reclaim.Backoff):
-        yield host.env.timeout(request.ns)
-        return None
-    return (yield from host.policy.perform(request))
+def proactive(host: HostCore) -> Generator[simpy.Event, Any, None]:
+    """A proactive agent writing ``host.proactive_reclaim`` bytes to memory.reclaim."""
+    sc = host.sc
+    pages = sc.host.proactive_reclaim // PAGE_SIZE
+    interval = round(sc.host.proactive_interval_ms * NS_PER_MS)
+    actor = host.actor_ids["proactive"]
+    while True:
+        yield host.env.timeout(interval)
+        got = yield from host.reclaim(reclaim.memory_reclaim(pages, host.policy.shrink), actor)
+        host.counters.proactive_reclaimed += int(got)
 
 
 def ager(host: HostCore, policy: MglruPolicy) -> Generator[simpy.Event, Any, None]:
-    """MGLRU's proactive ager (``mglru.aging`` = ``interval`` or ``back_to_back``)."""
+    """MGLRU aging through debugfs (``mglru.aging`` = ``interval`` or ``back_to_back``)."""
     mode = host.sc.mglru.aging
     interval = round(host.sc.mglru.aging_interval_ms * NS_PER_MS)
+    actor = host.actor_ids["debugfs"]
     while True:
         if mode == "interval":
             yield host.env.timeout(interval)
-        yield from policy.age(mode, force_scan=True)
+        yield from policy.age(mode, True, actor)
 
 
 def sampler(host: HostCore, data: RunData) -> Generator[simpy.Event, Any, None]:
@@ -145,9 +159,10 @@ def sample(host: HostCore, data: RunData) -> None:
                evictions=c.evictions, aging_passes=c.aging_passes,
                vcpu_running_ns=c.vcpu_running_ns, vcpu_fault_ns=c.vcpu_fault_ns,
                vcpu_lock_wait_ns=c.vcpu_lock_wait_ns, vcpu_stall_ns=c.vcpu_stall_ns,
+               vcpu_direct_reclaim_ns=c.vcpu_direct_reclaim_ns,
                young_tp=t.tp, young_fp=t.fp, young_fn=t.fn, young_tn=t.tn)
     data.timeseries.append(row)
 
 
-__all__ = ["TaskPath", "ager", "host_task", "kswapd", "perform", "sample", "sampler",
+__all__ = ["TaskPath", "ager", "host_task", "kswapd", "proactive", "sample", "sampler",
            "snapshot"]

@@ -94,6 +94,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     elif args.what == "workloads":
         from workloads import describe_workloads
         rows = describe_workloads()
+    elif args.what == "kernels":
+        from simulator.kernels import describe_kernels, markdown
+        if args.markdown:
+            print(markdown(), end="")
+            return 0
+        rows = describe_kernels()
     elif args.what == "scenarios":
         from simulator.config import read_toml
         rows = []
@@ -146,8 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     scenario_args(val, optional=False)
     val.set_defaults(func=_cmd_validate)
 
-    ls = sub.add_parser("list", help="list backends, workloads, scenarios or scenario keys")
-    ls.add_argument("what", choices=("backends", "workloads", "scenarios", "keys"))
+    ls = sub.add_parser("list", help="list backends, workloads, kernels, scenarios or scenario "
+                                     "keys")
+    ls.add_argument("what", choices=("backends", "workloads", "kernels", "scenarios", "keys"))
+    ls.add_argument("--markdown", action="store_true",
+                    help="kernels: the tables of docs/kernels.md")
     ls.set_defaults(func=_cmd_list)
 
     # Further commands live in their own modules, each with register(subparsers).

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.costs import CostConfig
+from simulator.kernels import AUTO, BACKEND_NAMES, PROFILES, KernelProfile, resolve
 
 PAGE_SIZE = 4096
 """Bytes per base page (x86-64 and arm64 with a 4 KiB granule)."""
@@ -76,12 +77,23 @@ class HostConfig:
                      doc="bytes the memcg may keep resident; the rest is swapped")
     swap: str = _f("zram", choices=("zram", "ssd"), doc="swap device: sets swap-in/out latency")
     wmark_low: float = _f(0.01, lo=0.0, hi=0.5,
-                          doc="kswapd wakes when free memory falls below this fraction")
+                          doc="kswapd wakes when the node's free memory falls below this "
+                              "fraction of node_memory")
     wmark_high: float = _f(0.02, lo=0.0, hi=0.5,
-                           doc="kswapd reclaims until free memory reaches this fraction")
+                           doc="kswapd reclaims until the node's free memory reaches this "
+                               "fraction")
     policy: str = _f("mglru", choices=("mglru", "classic", "lru"),
-                     doc="page replacement: mglru, or lru (exact LRU over every access, "
-                         "the yardstick)")
+                     doc="page replacement: mglru, classic (the active/inactive LRU with "
+                         "lru_gen disabled), or lru (exact LRU over every access, the yardstick)")
+    node_memory: int = _f(0, size=True, lo=0,
+                          doc="memory of the NUMA node: kswapd reclaims when the node's free "
+                              "memory falls below wmark_low of it; 0: the memcg limit is the "
+                              "only constraint and no kswapd runs (the default)")
+    proactive_reclaim: int = _f(0, size=True, lo=0,
+                                doc="bytes a proactive agent asks memory.reclaim to reclaim "
+                                    "every proactive_interval_ms (0: none)")
+    proactive_interval_ms: float = _f(1000.0, lo=0.001, hi=3.6e6,
+                                      doc="period of the proactive memory.reclaim writes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +168,21 @@ class VmConfig:
                       choices=("x86_tdp", "x86_tdp_noad", "x86_shadow", "arm64", "generic"),
                       doc="KVM MMU backend (mglru-sim list backends)")
     aging_lock: str = _f("auto", choices=("auto", "write", "read", "none", "rmap"),
-                         doc="mmu_lock mode of KVM aging; auto = upstream (6.15) for the backend")
+                         doc="mmu_lock mode of KVM aging; auto = what kernel.release does for "
+                             "the backend")
     hw_af: bool = _f(True, doc="arm64 only: hardware Access Flag (false: access-flag faults)")
     tlb_flush_on_age: bool = _f(False, doc="what-if: every aging call that clears a young "
-                                           "SPTE flushes all vCPU TLBs (as x86 "
-                                           "clear_flush_young did before 6.13)")
+                                           "SPTE flushes all vCPU TLBs, clear_young too (in "
+                                           "every release only clear_flush_young flushes, "
+                                           "per kernel.young_flush_*)")
     lock_model: str = _f("fast", choices=("fast", "fine"),
                          doc="mmu_lock contention: fast (analytic) or fine (event per lock)")
-    tlb_entries: int = _f(1536, lo=0, hi=1 << 20, doc="per-vCPU TLB entries (0: no TLB)")
+    tlb_entries: int = _f(1536, lo=0, hi=1 << 20,
+                          doc="per-vCPU last-level TLB entries (0: no TLB); 1536 = the Intel "
+                              "Skylake-SP / Cascade Lake STLB")
+    tlb_ways: int = _f(12, lo=1, hi=1 << 20,
+                       doc="TLB associativity (1: direct-mapped); 12 = Skylake-SP / Cascade "
+                           "Lake STLB (128 sets x 12 ways, TLB;DR); must divide tlb_entries")
     quantum_accesses: int = _f(1024, lo=1, hi=1 << 20,
                                doc="page touches per vCPU step (bounds reordering error)")
 
@@ -192,9 +211,9 @@ class TaskConfig:
 class MglruConfig:
     """``[mglru]``: the aging engine and how it consults secondary MMUs."""
 
-    notifier: str = _f("per_page", choices=("blind", "per_page", "bitmap", "fast_only"),
-                       doc="how MGLRU consults KVM: blind (<6.12), per_page (6.12+), "
-                           "bitmap (v3), fast_only (v5-v7)")
+    notifier: str = _f("auto", choices=("auto", "blind", "per_page", "bitmap", "fast_only"),
+                       doc="how MGLRU consults KVM: blind (<6.11.7), per_page (6.11.7+), "
+                           "bitmap (v3), fast_only (v5-v7); auto = what kernel.release does")
     unreliable_fallback: str = _f("blind", choices=("blind", "per_page"),
                                   doc="bitmap design: what the caller does on "
                                       "MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE")
@@ -219,6 +238,8 @@ class Scenario:
     mglru: MglruConfig = field(default_factory=MglruConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     costs: CostConfig = field(default_factory=CostConfig)
+    kernel: KernelProfile = field(default_factory=KernelProfile)
+    """``[kernel]``: the release, and any switch overridden (``mglru-sim list kernels``)."""
     vms: dict[str, ExtraVmConfig] = field(default_factory=dict)
     """Further VMs sharing the memcg, by name (``[vms.NAME]``)."""
 
@@ -338,8 +359,37 @@ def _build(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def _resolve_kernel(sc: Scenario, source: str) -> Scenario:
+    """``[kernel]``: every ``auto`` takes the release's value (``mglru.notifier``, each VM's
+    ``aging_lock``, the kernel switches); an explicit value overrides it (a what-if)."""
+    if sc.kernel.release not in PROFILES:
+        raise ConfigError(source, "kernel.release",
+                          f"expected one of {', '.join(PROFILES)}, got {sc.kernel.release!r}"
+                          + _suggest(sc.kernel.release, PROFILES))
+    surfaced = {"notifier": "mglru.notifier",
+                **{f"aging_lock_{b}": "vm.aging_lock" for b in BACKEND_NAMES}}
+    for name, key in surfaced.items():
+        if getattr(sc.kernel, name) != AUTO:
+            raise ConfigError(source, f"kernel.{name}",
+                              f"set {key} instead (its auto follows kernel.release)")
+    kernel = resolve(sc.kernel)
+
+    def vm_lock(vm: VmConfig) -> str:
+        return kernel.aging_lock(vm.backend) if vm.aging_lock == AUTO else vm.aging_lock
+
+    notifier = kernel.notifier if sc.mglru.notifier == AUTO else sc.mglru.notifier
+    return dataclasses.replace(
+        sc, kernel=kernel.with_values(**dict.fromkeys(surfaced, AUTO)),
+        mglru=dataclasses.replace(sc.mglru, notifier=notifier),
+        vm=dataclasses.replace(sc.vm, aging_lock=vm_lock(sc.vm)),
+        vms={n: dataclasses.replace(v, aging_lock=vm_lock(v)) for n, v in sc.vms.items()})
+
+
 def _check_cross(sc: Scenario, source: str) -> None:
     """Rules that involve more than one key."""
+    if sc.mglru.aging != "reclaim" and sc.host.policy != "mglru":
+        raise ConfigError(source, "mglru.aging",
+                          f"debugfs aging needs host.policy = mglru, not {sc.host.policy!r}")
     if sc.host.wmark_high < sc.host.wmark_low:
         raise ConfigError(source, "host.wmark_high", "must be >= host.wmark_low")
     if not sc.all_vms() and sc.task.memory == 0:
@@ -351,15 +401,19 @@ def _check_cross(sc: Scenario, source: str) -> None:
             raise ConfigError(source, f"{key}.memory",
                               "must be a multiple of 2MiB (whole PTE tables)")
         if not vm.hw_af and vm.backend != "arm64":
-            raise ConfigError(source, f"{key}.hw_af", "only arm64 has a software Access Flag mode")
-        if vm.aging_lock != "auto":
-            from simulator.kvm.backends import BACKENDS
+            raise ConfigError(source, f"{key}.hw_af", "only arm64 has a software Access Flag "
+                              f"mode, not {key}.backend = {vm.backend!r}")
+        if vm.tlb_entries % vm.tlb_ways:
+            raise ConfigError(source, f"{key}.tlb_ways",
+                              f"{key}.tlb_entries = {vm.tlb_entries} does not divide into "
+                              f"{vm.tlb_ways} ways")
+        from simulator.kvm.backends import BACKENDS
 
-            allowed = BACKENDS[vm.backend].aging_locks
-            if vm.aging_lock not in allowed:
-                raise ConfigError(source, f"{key}.aging_lock",
-                                  f"backend {vm.backend} cannot age with "
-                                  f"{vm.aging_lock!r} (possible: auto, {', '.join(allowed)})")
+        allowed = BACKENDS[vm.backend].aging_locks
+        if vm.aging_lock not in allowed:
+            raise ConfigError(source, f"{key}.aging_lock",
+                              f"{key}.backend = {vm.backend!r} cannot age with "
+                              f"{vm.aging_lock!r} (possible: auto, {', '.join(allowed)})")
     if sc.task.memory % PAGE_SIZE:
         raise ConfigError(source, "task.memory", "must be a multiple of 4KiB")
     total = sc.guest_pages + sc.task_pages
@@ -375,6 +429,7 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
     data.pop("sweep", None)  # sweeps are expanded by the runner, never seen by the model
     sc = _build(Scenario, data, source, "")
     assert isinstance(sc, Scenario)
+    sc = _resolve_kernel(sc, source)
     _check_cross(sc, source)
     return sc
 

@@ -116,6 +116,10 @@ class CostConfig:
     tlb_flush_ns: float = _c(
         3000.0, "[estimate] remote TLB flush broadcast (IPI round trip) paid by the flusher; "
         "no per-flush figure was published (patch-series §8)")
+    tlbi_vmid_ns: float = _c(
+        1000.0, "[estimate] arm64 kvm_flush_remote_tlbs: __kvm_tlb_flush_vmid, a broadcast "
+        "tlbi vmalls12e1is and the DSB that waits for every core (no IPI, no VM exit); no "
+        "published figure, plausible 300-5000 ns")
     tlb_flush_vcpu_ns: float = _c(
         1000.0, "[estimate] a running vCPU's share of a remote flush: VM exit for the IPI, "
         "flush, re-entry (the refills are charged as TLB misses)")

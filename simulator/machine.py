@@ -1,12 +1,12 @@
 """One simulated host: wires a run's components and drives them with SimPy.
 
-The machine builds the shared host state (:class:`~simulator.host.HostCore`: page tables,
-truth, counters, the memcg), the guests (``simulator.vm``), the replacement policy
-(``simulator.policies``, ``[host] policy``), and starts the actors (``simulator.actors``):
-the vCPUs of every VM, the host task, kswapd (for policies that reclaim), MGLRU's proactive
-ager (``mglru.aging``) and the sampler. It then runs the event loop to ``sim.duration_ms`` and
-collects :class:`~simulator.rundata.RunData`. Nothing here models the kernel: that is the job
-of the modules it wires.
+The machine builds the shared host state (:class:`~simulator.host.HostCore`: page tables, truth,
+counters, the memcg), the guests (``simulator.vm``), the replacement policy
+(``simulator.policies``, ``[host] policy``), and starts the actors (``simulator.actors``): the
+vCPUs of every VM, the host task, kswapd (for the node's watermarks), the proactive
+memory.reclaim agent, MGLRU's debugfs ager (``mglru.aging``) and the sampler. It then runs the
+event loop to ``sim.duration_ms`` and collects :class:`~simulator.rundata.RunData`. Nothing here
+models the kernel: that is the job of the modules it wires.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ class Machine:
 
     def age(self, trigger: str = "debugfs", force_scan: bool = True,
             ) -> Generator[simpy.Event, Any, dict[str, Any] | None]:
-        """One timed MGLRU aging pass (:meth:`MglruPolicy.age`)."""
-        return (yield from self.mglru().age(trigger, force_scan))
+        """One timed MGLRU aging pass through debugfs (:meth:`MglruPolicy.age`)."""
+        return (yield from self.mglru().age(trigger, force_scan,
+                                            self.host.actor_ids["debugfs"]))
 
     # --- run ----------------------------------------------------------------------------------
     def run(self) -> RunData:
@@ -74,8 +75,10 @@ class Machine:
             vm.start()
         if self.task_workload is not None:
             env.process(actors.host_task(host, self.task_workload))
-        if not self.policy.evicts_inline:
+        if host.node is not None and not self.policy.evicts_inline:
             env.process(actors.kswapd(host))
+        if sc.host.proactive_reclaim and not self.policy.evicts_inline:
+            env.process(actors.proactive(host))
         if isinstance(self.policy, MglruPolicy) and sc.mglru.aging != "reclaim":
             env.process(actors.ager(host, self.policy))
         env.process(actors.sampler(host, self.data))

@@ -32,15 +32,19 @@ PASS_COLUMNS: tuple[str, ...] = (
     "pass", "trigger", "start_ns", "end_ns", "duration_ns", "seq", "force_scan", "success",
     "ptes_scanned", "ptes_young", "tables_found", "tables_added", "first_sightings",
     "promoted", "notifier_calls", "write_locks", "lock_wait_ns", "young_tp", "young_fp",
-    "young_fn", "young_tn",
+    "young_fn", "young_tn", "mms_walked",
 )
+"""One row per walker call of ``try_to_inc_max_seq``: ``success`` if it produced the new
+generation (it ended the iteration), ``mms_walked`` the mms it walked (0 for a caller that only
+ended an iteration, or when aging does not walk page tables)."""
 
 TIMESERIES_COLUMNS: tuple[str, ...] = (
     "t_ns", "resident_pages", "swapped_pages", "max_seq", "min_seq", "nr_gens",
     "gen0_pages", "gen1_pages", "gen2_pages", "gen3_pages", "inactive_pages", "active_pages",
     "accesses", "faults_first_touch",
     "refaults", "evictions", "aging_passes", "vcpu_running_ns", "vcpu_fault_ns",
-    "vcpu_lock_wait_ns", "vcpu_stall_ns", "young_tp", "young_fp", "young_fn", "young_tn",
+    "vcpu_lock_wait_ns", "vcpu_stall_ns", "vcpu_direct_reclaim_ns", "young_tp", "young_fp",
+    "young_fn", "young_tn",
 )
 """``genK_pages`` is the size of generation ``max_seq - K`` (K = 0 is the youngest), for the
 ``mglru`` policy; ``inactive_pages``/``active_pages`` are the classic lists (``classic``). A
@@ -109,6 +113,14 @@ class Counters:
     vcpu_fault_ns: float = 0.0
     vcpu_lock_wait_ns: float = 0.0
     vcpu_stall_ns: float = 0.0
+    """vCPU time a charge backed off because reclaim made no progress (no OOM modelled)."""
+    vcpu_direct_reclaim_ns: float = 0.0
+    """vCPU time in direct reclaim (``try_charge_memcg`` at the memcg limit)."""
+    direct_reclaims: int = 0
+    """``try_to_free_mem_cgroup_pages`` calls by vCPUs and the host task."""
+    task_direct_reclaim_ns: float = 0.0
+    kswapd_cpu_ns: float = 0.0
+    proactive_reclaimed: int = 0
     vcpu_lock_wait_by: dict[str, float] = field(default_factory=dict)
     """vCPU lock wait split by what held the lock: aging, eviction, fault, readers."""
     fault_write_hold_ns: float = 0.0
@@ -120,7 +132,7 @@ class Counters:
     @property
     def vcpu_wall_ns(self) -> float:
         return (self.vcpu_running_ns + self.vcpu_fault_ns + self.vcpu_lock_wait_ns
-                + self.vcpu_stall_ns)
+                + self.vcpu_stall_ns + self.vcpu_direct_reclaim_ns)
 
 
 def ratios(c: Confusion) -> tuple[float | None, float | None, float | None]:

@@ -106,7 +106,7 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         "mmu_lock_write_hold_ns": data.mmu_lock_write_hold_ns,
         "vcpu_lock_wait_ns": c.vcpu_lock_wait_ns if vm else None,
         "vcpu_wall_ns": c.vcpu_wall_ns if vm else None,
-        "tlb_flushes": (c.aging_work.tlb_flushes + c.eviction_work.tlb_flushes) if vm else None,
+        "tlb_flushes": work_sum("tlb_flushes") + work_sum("unmap_flushes") if vm else None,
         "faults_first_touch": c.faults_first_touch,
         # only backends without hardware A bits take access-tracking / access-flag faults
         "faults_access_track": c.faults_access_track if data.young_via_fault else None,
@@ -141,7 +141,16 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
         lock_model=vms[0][1].lock_model if vm else None,
         vms=len(vms),
         host_task_accesses=c.host_task_accesses if sc.task_pages else None,
+        young_tlb_flushes=work_sum("tlb_flushes") if vm else None,
+        unmap_tlb_flushes=work_sum("unmap_flushes") if vm else None,
+        vcpu_direct_reclaim_ns=c.vcpu_direct_reclaim_ns if vm else None,
+        task_direct_reclaim_ns=c.task_direct_reclaim_ns if sc.task_pages else None,
+        direct_reclaims=c.direct_reclaims,
+        kswapd_cpu_ns=c.kswapd_cpu_ns if sc.host.node_memory else None,
+        proactive_reclaimed=c.proactive_reclaimed if sc.host.proactive_reclaim else None,
+        pgdeactivate=c.pgdeactivate if sc.host.policy == "classic" else None,
     )
+    row.update(kernel_columns(sc))
     lat = c.fault_latency
     for q, name in ((50, "p50"), (95, "p95"), (99, "p99")):
         row[f"fault_latency_{name}_ns"] = lat.percentile(q) if vm else None
@@ -159,6 +168,7 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
                 f"vm_{name}_refaults": vc.refaults,
                 f"vm_{name}_vcpu_lock_wait_ns": vc.vcpu_lock_wait_ns,
                 f"vm_{name}_vcpu_stall_ns": vc.vcpu_stall_ns,
+                f"vm_{name}_vcpu_direct_reclaim_ns": vc.vcpu_direct_reclaim_ns,
                 f"vm_{name}_miss_ratio": (vc.faults_first_touch + vc.refaults) / acc
                 if acc else None,
             })
@@ -167,6 +177,31 @@ def summary_row(data: RunData, wall_time_s: float) -> dict[str, Any]:
     row.update(work_columns("aging", c.aging_work))
     row.update(work_columns("eviction", c.eviction_work))
     return row
+
+
+def kernel_columns(sc: Scenario) -> dict[str, Any]:
+    """``kernel`` (the release), every resolved switch (``kernel_<switch>``), and
+    ``kernel_deviations``: the keys set against the release (what-ifs), or empty."""
+    from simulator.kernels import AUTO, PROFILES, switch_names
+
+    base = PROFILES[sc.kernel.release]
+    out: dict[str, Any] = {"kernel": sc.kernel.release}
+    deviations = []
+    for sw in switch_names():
+        value = getattr(sc.kernel, sw)
+        if value == AUTO:  # surfaced as mglru.notifier / vm.aging_lock
+            continue
+        out[f"kernel_{sw}"] = value
+        if value != getattr(base, sw):
+            deviations.append(f"kernel.{sw}={value}")
+    if sc.all_vms() and sc.mglru.notifier != base.notifier:
+        deviations.append(f"mglru.notifier={sc.mglru.notifier}")
+    for name, vm, _ in sc.all_vms():
+        if vm.aging_lock != base.aging_lock(vm.backend):
+            key = "vm" if name == "vm0" else f"vms.{name}"
+            deviations.append(f"{key}.aging_lock={vm.aging_lock}")
+    out["kernel_deviations"] = " ".join(deviations)
+    return out
 
 
 def _json_value(v: Any) -> Any:

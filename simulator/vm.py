@@ -42,6 +42,9 @@ class VcpuPath:
         vm = self.vm
         q = run_quantum(self.vcpu, pages, writes, vm.backend.sptes, vm.tlbs,
                         vm.backend.young_via_fault)
+        if len(q.access_fault_pages) and vm.backend.marks_accessed_on_fault:
+            # arm64 handle_access_fault until 6.12: the host folio is marked accessed
+            vm.host.policy.mark_accessed(q.access_fault_pages)
         return Touch(accesses=q.accesses, tlb_misses=q.tlb_misses,
                      access_faults=q.access_faults, fault_pages=q.fault_pages,
                      fault_writes=q.fault_writes)
@@ -66,12 +69,13 @@ class Vm:
         self.region = host.region(name)
         self.base = self.region.start
         self.backend: KvmBackend = make_backend(cfg.backend, host.pt.nr_pages, cfg.aging_lock,
-                                                sc.costs, hw_af=cfg.hw_af)
-        self.tlbs = Tlbs(cfg.vcpus, cfg.tlb_entries)
+                                                sc.costs, hw_af=cfg.hw_af, kernel=sc.kernel)
+        self.tlbs = Tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
         ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=cfg.tlb_flush_on_age)
         self.design: NotifierDesign = make_design(sc.mglru.notifier, ops,
                                                   sc.mglru.unreliable_fallback)
-        self.kswapd_actor = cfg.vcpus
+        self.actor_base = host.vcpu_base[name]
+        """vCPU ``v`` is actor ``actor_base + v`` of every ``mmu_lock`` model."""
         self.lock: LockModel = self._lock_model()
         self.workload: Workload = make_workload(wl, self.region.pages, cfg.vcpus,
                                                 host.streams.seed_sequence(f"workload.{name}"))
@@ -86,7 +90,7 @@ class Vm:
         host.add_guest(self, self.design)
 
     def _lock_model(self) -> LockModel:
-        actors = self.cfg.vcpus + 1  # the vCPUs and kswapd
+        actors = self.host.nr_actors  # every vCPU of every VM, and the host-side reclaimers
         env = self.host.env
         if self.cfg.lock_model == "fine":
             return FineLock(env, actors, self.host.streams.generator(f"mmu_lock.fine.{self.name}"))
@@ -109,8 +113,9 @@ class Vm:
 
         The body of :meth:`vcpu`, reusable by drivers that choose the pages themselves (the
         ``access_tracking_perf_test`` replica walks each vCPU's region in order): the hardware
-        effects (``kvm.vcpu.run_quantum``), faults through ``mm.fault`` and the SPTE install,
-        then the step's time under ``mmu_lock`` and a stall if the memcg is full.
+        effects (``kvm.vcpu.run_quantum``), faults through the replacement policy and the SPTE
+        install, then the step's time under ``mmu_lock``, then direct reclaim if the faults
+        took the memcg above its limit.
         """
         host, costs = self.host, self.host.sc.costs
         backend = self.backend
@@ -138,25 +143,27 @@ class Vm:
         self._fault_share(v, running + faulting, faulting - out.swap_in * swap_in,
                           locked_faults)
         by_kind: dict[str, float] = {}
-        wait = yield from self.lock.step(v, "fault", backend.fault_lock, running + faulting,
-                                         locks, hold, by_kind)
+        actor = self.actor_base + v
+        wait = yield from self.lock.step(actor, "fault", backend.fault_lock,
+                                         running + faulting, locks, hold, by_kind)
         self._count(vcpu_lock_wait_ns=wait)
         for c in (host.counters, self.counters):
             for kind, w in by_kind.items():
                 c.vcpu_lock_wait_by[kind] = c.vcpu_lock_wait_by.get(kind, 0.0) + w
-        stall = yield from host.charge()
-        self._count(vcpu_stall_ns=stall)
+        reclaim_ns, stall, calls = yield from host.charge(actor)
+        self._count(vcpu_direct_reclaim_ns=reclaim_ns, vcpu_stall_ns=stall,
+                    direct_reclaims=calls)
         if not out.yardstick:
             self._fault_latencies(fault_cost + contention, out.first_touch, out.swap_in,
                                   swap_in, out.access_faults, backend.access_fault_ns, wait,
-                                  locks, stall)
+                                  locks, reclaim_ns + stall)
 
     def _fault_latencies(self, fault_ns: float, first: int, swapins: int, swap_in_ns: float,
                          access: int, access_ns: float, wait: float, locks: int,
                          stall: float) -> None:
         """Record each fault's latency: its service time, an equal share of the quantum's
         mmu_lock wait (over the faults that took the lock) and, for the last fault of the
-        quantum, the reclaim stall that followed it (the vCPU cannot go on until the page is
+        quantum, the direct reclaim its charge did (the vCPU cannot go on until the page is
         charged)."""
         lat = np.concatenate([np.full(first, fault_ns), np.full(swapins, fault_ns + swap_in_ns),
                               np.full(access, access_ns)])

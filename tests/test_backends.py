@@ -35,7 +35,8 @@ from simulator.accounting import Work
 from simulator.cli import main
 from simulator.config import ConfigError, apply_overrides, read_toml, scenario_from_dict
 from simulator.costs import CostConfig
-from simulator.kvm.backends import BACKENDS, make_backend, resolve_lock
+from simulator.kernels import PROFILES
+from simulator.kvm.backends import BACKENDS, make_backend
 from simulator.kvm.notifier import KvmAgingOps
 from simulator.kvm.tlb import Tlbs
 from simulator.metrics import SUMMARY_COLUMNS
@@ -69,16 +70,24 @@ def test_class_contract(name: str) -> None:
     assert cls.name == name
     assert cls.description and "\n" not in cls.description
     assert set(cls.aging_locks) == AGING_LOCKS[name]
-    assert cls.upstream_aging_lock in cls.aging_locks
+    for release, profile in PROFILES.items():  # every release ages with a lock it can take
+        assert profile.aging_lock(name) in cls.aging_locks, release
     assert cls.fault_lock == FAULT_LOCK[name]
     assert set(cls.bitmap_locks) == BITMAP_LOCKS[name]
     assert set(cls.bitmap_locks) <= set(cls.aging_locks)
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_auto_is_upstream_6_15(name: str) -> None:
-    assert resolve_lock(name, "auto") == UPSTREAM_6_15[name]
+def test_auto_follows_the_kernel_release(name: str) -> None:
     assert make_backend(name, N, "auto", CostConfig()).aging_lock == UPSTREAM_6_15[name]
+    assert PROFILES["6.15"].aging_lock(name) == UPSTREAM_6_15[name]
+    for profile in PROFILES.values():
+        built = make_backend(name, N, "auto", CostConfig(), kernel=profile)
+        assert built.aging_lock == profile.aging_lock(name)
+        assert built.kernel is profile
+    # before 6.15 every backend aged under mmu_lock for write
+    assert make_backend(name, N, "auto", CostConfig(), kernel=PROFILES["6.14"]).aging_lock \
+        == "write"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -140,13 +149,18 @@ def test_unmap_zaps_and_takes_the_write_lock(name: str) -> None:
         b = mapped(name, lock)
         b.sptes.dirty[[2, 5]] = True
         work = Work()
-        gone = np.array([1, 2, 5, 9], dtype=np.int64)
-        b.unmap(gone, work)
+        gone = np.array([1, 2, 5, 9, N - 1], dtype=np.int64)  # N - 1: no SPTE to zap
+        assert not b.sptes.present[N - 1]
+        flushes = b.unmap(gone, work)
         assert not b.sptes.present[gone].any()
         assert not b.sptes.young[gone].any() and not b.sptes.dirty[gone].any()
         assert b.sptes.present[[0, 3, 4, 700]].all() and b.sptes.young[[3, 700]].all()
         assert work.write_locks == len(gone)
-        assert work.write_hold_ns > 0 and work.cpu_ns >= work.write_hold_ns
+        # one kvm_flush_remote_tlbs per call that zapped a present SPTE, inside the hold
+        assert flushes == work.unmap_flushes == 4 and work.tlb_flushes == 0
+        zap = b.costs.zap_ns
+        assert work.write_hold_ns == pytest.approx(len(gone) * zap + 4 * b.flush_ns())
+        assert work.cpu_ns >= work.write_hold_ns
         assert work.read_locks == 0
 
 
@@ -182,7 +196,8 @@ def test_config_rejects_impossible_aging_lock(name: str, lock: str) -> None:
     (n, lock) for n in NAMES for lock in ("auto", *sorted(AGING_LOCKS[n]))])
 def test_config_accepts_possible_aging_lock(name: str, lock: str) -> None:
     sc = scenario_from_dict(vm_doc(backend=name, aging_lock=lock))
-    assert (sc.vm.backend, sc.vm.aging_lock) == (name, lock)
+    resolved = UPSTREAM_6_15[name] if lock == "auto" else lock  # the default release: 6.15
+    assert (sc.vm.backend, sc.vm.aging_lock) == (name, resolved)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "arm64"])
@@ -290,8 +305,9 @@ def test_sweep_file_runs_every_backend_and_design_completely() -> None:
     runs = expand(doc)
     combos = [(v["vm.backend"], v["mglru.notifier"]) for v, _ in runs]
     assert sorted(combos) == sorted(itertools.product(NAMES, DESIGNS))
-    full = scenario_from_dict(read_toml(SWEEP_FILE))
-    assert full.vm.aging_lock == "auto"  # upstream behaviour of each backend
+    # no explicit aging lock: each backend ages the way the release does
+    assert read_toml(SWEEP_FILE).get("vm", {}).get("aging_lock", "auto") == "auto"
     for values, sc in runs:
+        assert sc.vm.aging_lock == PROFILES[sc.kernel.release].aging_lock(sc.vm.backend)
         assert sc.sim.duration_ms == 40 and sc.guest_pages == 4096  # reduced size
         assert_complete(simulate(sc).summary, values["vm.backend"], values["mglru.notifier"])

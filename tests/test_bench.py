@@ -232,7 +232,7 @@ def test_ci_scenarios_validate_and_cover_the_brief() -> None:
     assert len({c.name for c in cases}) == len(cases) >= 9
     vms = [(sc, vm) for sc in scs for _, vm, _ in sc.all_vms()]
     have = {(vm.backend, sc.mglru.notifier, vm.aging_lock, vm.hw_af) for sc, vm in vms}
-    assert ("x86_tdp", "per_page", "auto", True) in have       # default-like, lockless
+    assert ("x86_tdp", "per_page", "none", True) in have       # default-like, lockless
     assert ("x86_tdp", "per_page", "write", True) in have      # write vs none lock
     assert any(n == "blind" for _, n, _, _ in have)
     assert ("x86_tdp", "bitmap", "none", True) in have         # bitmap on a fast backend
@@ -240,7 +240,10 @@ def test_ci_scenarios_validate_and_cover_the_brief() -> None:
     assert any(b == "arm64" and not af for b, _, _, af in have)
     assert any(not sc.all_vms() and sc.task_pages for sc in scs)       # host-only
     assert any(len(sc.all_vms()) > 1 for sc in scs)                     # [vms.NAME]
-    assert any(sc.host.policy == "lru" for sc in scs)
+    assert {sc.host.policy for sc in scs} == {"mglru", "classic", "lru"}
+    assert {"6.1", "6.11", "6.12", "6.14", "6.15", "v3", "v7"} <= {sc.kernel.release for sc in scs}
+    assert any(sc.host.node_memory for sc in scs)                       # kswapd
+    assert any(sc.host.proactive_reclaim for sc in scs)                 # memory.reclaim
     assert all(sc.host_pages < sc.guest_pages + sc.task_pages for sc in scs)  # under pressure
 
 

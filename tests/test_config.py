@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from simulator.config import (
     PAGE_SIZE,
     ConfigError,
+    ExtraVmConfig,
     Scenario,
     apply_overrides,
     describe_keys,
@@ -69,7 +70,14 @@ def _err(doc: dict[str, Any]) -> ConfigError:
 
 def test_defaults_build() -> None:
     sc = scenario_from_dict({})
-    assert sc == Scenario()
+    raw = Scenario()
+    # every auto resolves through the default release (6.15): per_page, lockless x86 TDP
+    assert (raw.mglru.notifier, raw.vm.aging_lock) == ("auto", "auto")
+    assert (sc.mglru.notifier, sc.vm.aging_lock) == ("per_page", "none")
+    assert sc.kernel.release == "6.15" and sc.kernel.promotion == "two"
+    assert sc == dataclasses.replace(
+        raw, kernel=sc.kernel, mglru=dataclasses.replace(raw.mglru, notifier="per_page"),
+        vm=dataclasses.replace(raw.vm, aging_lock="none"))
     assert sc.guest_pages == 4 * 2**30 // PAGE_SIZE
 
 
@@ -208,15 +216,19 @@ def test_aging_lock_not_allowed_by_backend(lock: str) -> None:
     assert "x86_tdp" in e.message
 
 
-@pytest.mark.parametrize("lock", ["auto", "write", "none"])
-def test_aging_lock_allowed_by_x86_tdp(lock: str) -> None:
-    assert scenario_from_dict({"vm": {"backend": "x86_tdp", "aging_lock": lock}}).vm.aging_lock \
-        == lock
+@pytest.mark.parametrize(("lock", "release", "resolved"), [
+    ("auto", "6.15", "none"), ("auto", "6.14", "write"), ("write", "6.15", "write"),
+    ("none", "6.11", "none")])
+def test_aging_lock_allowed_by_x86_tdp(lock: str, release: str, resolved: str) -> None:
+    """``auto`` is the release's lock; an explicit one overrides it (a what-if)."""
+    sc = scenario_from_dict({"vm": {"backend": "x86_tdp", "aging_lock": lock},
+                             "kernel": {"release": release}})
+    assert sc.vm.aging_lock == resolved
 
 
 def test_sweep_table_is_ignored_by_the_model() -> None:
     sc = scenario_from_dict({"sweep": {"vm.vcpus": [1, 2]}})
-    assert sc == Scenario()
+    assert sc == scenario_from_dict({})
 
 
 # --- files ----------------------------------------------------------------------------------
@@ -404,9 +416,10 @@ def test_describe_keys_lists_every_leaf_key() -> None:
     doc["vms"] = {"<name>": doc["vms"]["x"]}
     leaves = _leaves(doc)
     assert set(keys) == set(leaves)
-    # every listed default is the real default
+    # every listed default is the real default, before the release resolves the autos
+    raw = _leaves(to_dict(Scenario(vms={"<name>": ExtraVmConfig()})))
     for key, default, _doc in rows:
-        assert default == repr(leaves[key]), key
+        assert default == repr(raw[key]), key
 
 
 def test_describe_keys_documents_config_sections() -> None:

@@ -45,7 +45,7 @@ def test_every_policy_runs_on_every_backend_with_invariants(policy: str, backend
     ever = m.host.pt.present | m.host.pt.swapped
     assert c.faults_first_touch == int(ever.sum())  # each page's first touch counted once
     slack = 0 if POLICIES[policy].evicts_inline else 2 * 256  # one quantum per vCPU
-    assert m.host.resident() <= m.host.memcg.limit_pages + slack
+    assert m.host.resident() <= m.host.limit_pages + slack
     assert m.host.resident() == int(m.policy.resident_mask().sum())
 
 

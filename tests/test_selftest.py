@@ -154,7 +154,8 @@ def test_page_idle_fails_when_the_tlb_hides_accesses(capsys: pytest.CaptureFixtu
     """The selftest's stated limit: no TLB flush when clearing A bits, so with a region that
     fits in the TLB the guest's writes set no A bit and the pages stay idle."""
     rc, _, err = run_cli(capsys, "-v", "1", "-b", "4M", "--mode", "page_idle",
-                         "--set", "vm.tlb_entries=4096", "--no-out")
+                         "--set", "vm.tlb_entries=4096", "--set", "vm.tlb_ways=4096",
+                         "--no-out")
     assert rc == 1
     assert re.search(r"vCPU0: Too many pages still idle \(\d+ out of 1024\)", err), err
 

@@ -30,12 +30,15 @@ The designs (DESIGN §2), each a :class:`~simulator.mm.notify.SecondaryMmu`:
   aging lock ``none`` or ``rmap``) are consulted in the walk and look-around; others are
   skipped and read as not young. The pivot falls back to the normal call on ``FAST_FAILED``.
 
-``tlb_flush_on_age`` is a what-if: every clearing call that finds a young page flushes all vCPU
-TLBs, as x86 ``clear_flush_young`` did before 6.13. In the kernel only ``clear_flush_young``
-(the pre-6.12 MGLRU eviction pivot, and the classic LRU) ever flushed; ``clear_young``, which
-the 6.12+ walk and look-around use, never did, so for those designs the knob asks "what would
-flushing buy", the question of Q4. The flush is charged to the caller and, as an IPI, to
-every vCPU.
+Flushes: ``clear_flush_young`` (the pre-6.12 MGLRU eviction pivot, and the classic LRU's rmap
+check) flushes the VM's TLBs when it found a young SPTE, as the kernel release does it
+(``young_flush``: x86 until 6.12, arm64 and spinlock arches always; 2ebbe0308c29 elided it on
+x86 in 6.13). ``clear_young``, which the 6.12+ walk and look-around use, never flushes.
+``tlb_flush_on_age`` is a what-if on top: every clearing call that finds a young page flushes,
+the question of Q4 ("what would flushing buy"). Unmapping a page at eviction flushes whenever
+its SPTE was present (``invalidate_range``). A flush empties every vCPU TLB; its initiator pays
+``flush_ns`` inside the call's lock hold and every vCPU ``flush_vcpu_ns`` (the IPI on x86;
+arm64's broadcast TLBI interrupts nobody).
 """
 
 from __future__ import annotations
@@ -86,10 +89,16 @@ def bitmap_bits(bitmap: int, end: int, pages: IntArray) -> BoolArray:
 class KvmAgingOps:
     """KVM's aging notifier handlers for one VM, with call and flag accounting."""
 
-    def __init__(self, backend: KvmBackend, tlbs: Tlbs, *, tlb_flush_on_age: bool) -> None:
+    def __init__(self, backend: KvmBackend, tlbs: Tlbs, *, tlb_flush_on_age: bool,
+                 young_flush: bool | None = None) -> None:
         self.backend = backend
         self.tlbs = tlbs
+        self.young_flush = (backend.kernel.young_flush(backend.name) if young_flush is None
+                            else young_flush)
+        """``clear_flush_young`` flushes when it found a young SPTE (the release's rule)."""
         self.tlb_flush_on_age = tlb_flush_on_age
+        """What-if: every clearing call that finds a young SPTE flushes (``clear_young``
+        too, which never did in any release)."""
 
     @property
     def bitmap_supported(self) -> bool:
@@ -101,11 +110,13 @@ class KvmAgingOps:
         """v5–v7 ``has_fast_aging``: aging never blocks on mmu_lock."""
         return self.backend.aging_lock in FAST_LOCKS
 
-    def _flush_if_young(self, calls_with_young: int, work: Work) -> None:
-        if self.tlb_flush_on_age and calls_with_young:
-            work.tlb_flushes += calls_with_young
-            work.cpu_ns += calls_with_young * self.backend.costs.tlb_flush_ns
-            self.tlbs.flush_all(calls_with_young * self.backend.costs.tlb_flush_vcpu_ns)
+    def _flush(self, flushes: int, work: Work) -> None:
+        """``kvm_flush_remote_tlbs`` after ``flushes`` calls that found young SPTEs: every vCPU
+        TLB is emptied and each vCPU pays its IPI (the initiator's cost is charged with the
+        calls, inside their lock hold)."""
+        if flushes:
+            work.tlb_flushes += flushes
+            self.tlbs.flush_all(flushes * self.backend.flush_vcpu_ns())
 
     def _charge_unreliable(self, work: Work) -> None:
         """A bitmap call the arch cannot serve: KVM answers UNRELIABLE before taking any lock
@@ -116,17 +127,21 @@ class KvmAgingOps:
         work.cpu_ns += self.backend.costs.notifier_call_ns
 
     # --- per-page calls (no bitmap) -------------------------------------------------------
-    def clear_young_pages(self, pages: IntArray, work: Work) -> tuple[BoolArray, np.ndarray]:
-        """One ``clear_young(addr, addr + PAGE_SIZE, NULL)`` per page: (young, flags)."""
+    def clear_young_pages(self, pages: IntArray, work: Work, *,
+                          flush: bool = False) -> tuple[BoolArray, np.ndarray]:
+        """One ``clear_young(addr, addr + PAGE_SIZE, NULL)`` per page: (young, flags). With
+        ``flush`` (``clear_flush_young``) a call that finds a young SPTE flushes."""
         young = self.backend.age_sptes(pages, clear=True)
-        charge_aging_calls(work, self.backend, len(pages), len(pages))
+        flushes = int(young.sum()) if flush or self.tlb_flush_on_age else 0
+        charge_aging_calls(work, self.backend, len(pages), len(pages), flushes)
         flag = MMU_NOTIFIER_YOUNG_FAST if self.bitmap_supported else MMU_NOTIFIER_YOUNG
-        self._flush_if_young(int(young.sum()), work)
+        self._flush(flushes, work)
         return young, np.where(young, flag, 0)
 
     def clear_flush_young_pages(self, pages: IntArray, work: Work) -> BoolArray:
-        """``clear_flush_young`` per page; flushes only if ``tlb_flush_on_age`` (6.13+: no)."""
-        young, _ = self.clear_young_pages(pages, work)
+        """``clear_flush_young`` per page: flushes after each young SPTE when the release does
+        (x86 until 6.12, arm64 and the others always)."""
+        young, _ = self.clear_young_pages(pages, work, flush=self.young_flush)
         return young
 
     # --- v3 bitmap calls ------------------------------------------------------------------
@@ -155,8 +170,9 @@ class KvmAgingOps:
         pages = np.arange(start, end, dtype=np.int64)
         want = bitmap_bits(bitmap, end, pages)
         young = self.backend.age_sptes(pages[want], clear=True)
-        charge_aging_calls(work, self.backend, 1, end - start)
-        self._flush_if_young(int(bool(young.any())), work)
+        flushes = int(bool(young.any())) if self.tlb_flush_on_age else 0
+        charge_aging_calls(work, self.backend, 1, end - start, flushes)
+        self._flush(flushes, work)
         if young.any():
             work.notifier_fast += 1
             return MMU_NOTIFIER_YOUNG_FAST
@@ -177,8 +193,12 @@ class NotifierDesign:
         return True
 
     def invalidate_range(self, pages: IntArray, work: Work) -> None:
-        self.ops.backend.unmap(pages, work)
+        """``mmu_notifier_invalidate_range_start`` per evicted page (one call per folio): the
+        zap, and one ``kvm_flush_remote_tlbs`` for every call that zapped a present SPTE."""
+        zapped = self.ops.backend.unmap(pages, work)
         self.ops.tlbs.invalidate(pages)
+        if zapped:
+            self.ops.tlbs.flush_all(zapped * self.ops.backend.flush_vcpu_ns())
 
     def clear_flush_young(self, pages: IntArray, work: Work) -> BoolArray:
         return self.ops.clear_flush_young_pages(pages, work)

@@ -1,15 +1,26 @@
 """Per-vCPU TLBs: hot translations cached, so A bits are set only on a TLB miss.
 
 Hardware sets the Accessed bit of a (guest-physical → host-physical) translation only when it
-walks the page tables to fill the TLB. Since 6.13 KVM does not flush TLBs when it clears A bits
-for aging (commit 2ebbe0308c29 and friends, research/patch-series.md §7), so a hot page that
-stays in some vCPU's TLB keeps looking old to MGLRU until its entry is evicted: the accuracy cost
-upstream accepted for speed. Zapping an SPTE (eviction) does flush it.
+walks the page tables to fill the TLB (Intel SDM Vol. 3A §4.8; EPT A/D bits the same way). Since
+6.13 x86 KVM does not flush TLBs when ``clear_flush_young`` clears A bits (2ebbe0308c29), and
+``clear_young`` never flushed, so a hot page that stays in some vCPU's TLB keeps looking old to
+MGLRU until its entry is evicted or flushed: the accuracy upstream accepted for speed. Zapping
+an SPTE (eviction) flushes the whole VM's TLBs (``kvm_flush_remote_tlbs``; on arm64 the
+stage-2 unmap's ``tlbi vmalle1is`` drops every stage-1 entry of the VMID).
 
-Simplification: each TLB is direct-mapped with ``entries`` slots indexed by a multiplicative
-hash of the guest page; real STLBs are set-associative (e.g. 1536 entries, 12-way). Within one
-quantum, the number of misses is approximated by the number of distinct pages that were not
-cached at the quantum's start (conflicts inside a quantum are not replayed in order).
+Geometry: the last-level TLB of each vCPU, ``entries = sets × ways``, with LRU replacement
+within a set. Only the last level is modelled: the A bit is set by the page walk that follows a
+miss there (an L1 miss that hits the STLB walks nothing). The default, ``1536`` entries in
+``12`` ways (128 sets), is the STLB of Intel Skylake-SP / Cascade Lake (Xeon Gold 6154,
+Platinum 8280) as reverse engineered by TLB;DR (Tatar et al., USENIX Security 2022): set
+index XOR-7, ``VA[18:12] ⊕ VA[25:19]``. Simplifications: the index is computed on the guest
+page number, and the set index folds the page number with XOR when the set count is a power of
+two (Skylake's XOR-7 at 128 sets) and hashes it multiplicatively otherwise; replacement is true
+LRU (the hardware's tree-PLRU is a close stand-in); there is one structure for all page sizes.
+
+Within one quantum the hits are decided against the TLB at the quantum's start, hits refresh
+their recency, and the misses then fill in ascending page order (``kvm.vcpu``);
+``tests/test_tlb_vcpu.py`` checks one access at a time against a per-access LRU reference.
 """
 
 from __future__ import annotations
@@ -23,51 +34,105 @@ BoolArray = npt.NDArray[np.bool_]
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-class Tlbs:
-    """The TLBs of all vCPUs of one VM: ``entries[v, slot]`` = guest page, or -1."""
+def set_index(pages: IntArray, sets: int) -> IntArray:
+    """The set of each page: XOR-fold of the page number for a power-of-two set count (the
+    Skylake STLB's XOR-7 at 128 sets), a multiplicative hash otherwise."""
+    p = np.asarray(pages, dtype=np.int64)
+    if sets & (sets - 1) == 0:
+        bits = sets.bit_length() - 1
+        folded: IntArray = (p ^ (p >> bits)) & (sets - 1)
+        return folded
+    h = p.astype(np.uint64)
+    h *= _GOLDEN  # unsigned array arithmetic wraps silently
+    h >>= np.uint64(32)
+    slots: IntArray = h.astype(np.int64) % sets
+    return slots
 
-    def __init__(self, vcpus: int, entries: int) -> None:
+
+class Tlbs:
+    """The TLBs of all vCPUs of one VM: ``tags[v, set, way]`` = guest page, or -1."""
+
+    def __init__(self, vcpus: int, entries: int, ways: int = 1) -> None:
+        if entries and (ways < 1 or entries % ways):
+            raise ValueError(f"{entries} TLB entries do not divide into {ways} ways")
         self.size = entries
-        self.entries = np.full((vcpus, max(entries, 1)), -1, dtype=np.int64)
+        self.ways = ways if entries else 1
+        self.sets = max(entries // self.ways, 1)
+        shape = (vcpus, self.sets, self.ways)
+        self.tags = np.full(shape, -1, dtype=np.int64)
+        self.stamp = np.zeros(shape, dtype=np.int64)
+        """Last use of each entry (larger = more recent); the LRU victim has the smallest."""
+        self.clock = np.zeros(vcpus, dtype=np.int64)
         self.ipi_debt_ns = np.zeros(vcpus)
         """Flush-IPI time each vCPU owes, paid in its next quantum."""
 
-    def _slot(self, pages: IntArray) -> IntArray:
-        # unsigned array arithmetic wraps silently (numpy warns only for scalars)
-        h = np.asarray(pages).astype(np.uint64)
-        h *= _GOLDEN
-        h >>= np.uint64(32)
-        slots = h.astype(np.int64)
-        slots %= self.size
-        return slots
-
     def lookup(self, vcpu: int, pages: IntArray) -> BoolArray:
-        """Which of ``pages`` hit in ``vcpu``'s TLB right now."""
+        """Which of ``pages`` hit in ``vcpu``'s TLB right now (no recency change)."""
         if self.size == 0:
             return np.zeros(len(pages), dtype=bool)
-        hit: BoolArray = self.entries[vcpu, self._slot(pages)] == pages
+        hit: BoolArray = (self.tags[vcpu][set_index(pages, self.sets)]
+                          == np.asarray(pages)[:, None]).any(axis=1)
         return hit
 
-    def fill(self, vcpu: int, pages: IntArray) -> None:
-        """Insert translations (the last page mapping to a slot wins)."""
+    def _stamps(self, vcpu: int, n: int) -> IntArray:
+        start = int(self.clock[vcpu]) + 1
+        self.clock[vcpu] += n
+        return np.arange(start, start + n, dtype=np.int64)
+
+    def touch(self, vcpu: int, pages: IntArray) -> None:
+        """Make cached ``pages`` the most recently used, in order (hits of a quantum)."""
         if self.size == 0 or len(pages) == 0:
             return
-        self.entries[vcpu, self._slot(pages)] = pages
+        sets = set_index(pages, self.sets)
+        match = self.tags[vcpu][sets] == np.asarray(pages)[:, None]
+        rows, ways = np.nonzero(match)
+        self.stamp[vcpu][sets[rows], ways] = self._stamps(vcpu, len(pages))[rows]
+
+    def fill(self, vcpu: int, pages: IntArray) -> None:
+        """Insert the translations of ``pages`` in order, each evicting the least recently
+        used entry of its set (a page already cached is only made most recent)."""
+        if self.size == 0 or len(pages) == 0:
+            return
+        pages = np.asarray(pages, dtype=np.int64)
+        cached = self.lookup(vcpu, pages)
+        if cached.any():
+            self.touch(vcpu, pages[cached])
+            pages = pages[~cached]
+            if len(pages) == 0:
+                return
+        stamps = self._stamps(vcpu, len(pages))
+        sets = set_index(pages, self.sets)
+        tags, stamp, w = self.tags[vcpu], self.stamp[vcpu], self.ways
+        touched, which = np.unique(sets, return_inverse=True)
+        old_tags = tags[touched]
+        old_stamp = np.where(old_tags >= 0, stamp[touched], -1)  # empty ways go first
+        all_set = np.concatenate([np.repeat(np.arange(len(touched)), w), which])
+        all_tag = np.concatenate([old_tags.ravel(), pages])
+        all_stamp = np.concatenate([old_stamp.ravel(), stamps])
+        order = np.lexsort((-all_stamp, all_set))  # per set, most recent first
+        s_sorted = all_set[order]
+        first = np.r_[0, np.flatnonzero(np.diff(s_sorted)) + 1]
+        rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+        keep = order[rank < w]
+        kept_set, kept_rank = all_set[keep], rank[rank < w]
+        tags[touched[kept_set], kept_rank] = all_tag[keep]
+        stamp[touched[kept_set], kept_rank] = np.maximum(all_stamp[keep], 0)
 
     def invalidate(self, pages: IntArray) -> None:
-        """Drop the translations of ``pages`` from every vCPU (flush after a zap)."""
+        """Drop the translations of ``pages`` from every vCPU (a targeted invalidation)."""
         if self.size == 0 or len(pages) == 0:
             return
-        slots = self._slot(pages)
-        cur = self.entries[:, slots]
-        stale = cur == pages[None, :]
+        pages = np.asarray(pages, dtype=np.int64)
+        sets = set_index(pages, self.sets)
+        stale = self.tags[:, sets, :] == pages[None, :, None]
         if stale.any():
-            v, i = np.nonzero(stale)
-            self.entries[v, slots[i]] = -1
+            v, i, way = np.nonzero(stale)
+            self.tags[v, sets[i], way] = -1
 
     def flush_all(self, ipi_ns: float = 0.0) -> None:
-        """A full flush of every vCPU's TLB (``kvm_flush_remote_tlbs``), an IPI to each."""
-        self.entries[:] = -1
+        """A full flush of every vCPU's TLB (``kvm_flush_remote_tlbs``); ``ipi_ns`` is what
+        each vCPU pays for the IPI that forces it out of the guest (0 for a broadcast TLBI)."""
+        self.tags[:] = -1
         self.ipi_debt_ns += ipi_ns
 
     def take_ipi_debt(self, vcpu: int) -> float:
@@ -77,5 +142,8 @@ class Tlbs:
 
     def cached(self) -> IntArray:
         """Every guest page cached in some TLB (for invariant checks)."""
-        e = self.entries[self.entries >= 0]
+        e = self.tags[self.tags >= 0]
         return np.unique(e)
+
+
+__all__ = ["Tlbs", "set_index"]

@@ -5,10 +5,11 @@ missing (they fault: first touch or swap-in, each counted once per quantum even 
 again), the present pages that miss this vCPU's TLB (the hardware page walk sets the SPTE's
 Accessed bit, and Dirty for a write, then fills the TLB), and the TLB hits (no A-bit update).
 
-Order inside a quantum is approximated (DESIGN §3): all touches of a quantum see the TLB and
-SPTE state at its start, and its effects are applied at once. The error is bounded by the
-quantum: at most ``quantum_accesses`` touches of one vCPU can be reordered relative to another
-actor's step. ``tests/test_vcpu.py`` checks the batched path against a per-access reference.
+Order inside a quantum is approximated: all touches of a quantum see the TLB and SPTE state at
+its start, and its effects are applied at once (the TLB hits refresh their recency, then the
+misses fill in ascending page order). The error is bounded by the quantum: at most
+``quantum_accesses`` touches of one vCPU can be reordered relative to another actor's step.
+``tests/test_tlb_vcpu.py`` checks the batched path against a per-access reference.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Quantum:
     tracking fault, arm64 access-flag fault): they mark the SPTE young through a fault."""
     fault_pages: IntArray
     fault_writes: BoolArray
+    access_fault_pages: IntArray
 
 
 def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
@@ -48,7 +50,7 @@ def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Quantum(accesses=0, tlb_misses=0, access_faults=0, fault_pages=empty,
-                       fault_writes=np.zeros(0, dtype=bool))
+                       fault_writes=np.zeros(0, dtype=bool), access_fault_pages=empty)
     order = np.argsort(pages, kind="stable")
     sorted_pages = pages[order]
     first = np.empty(n, dtype=bool)
@@ -58,15 +60,20 @@ def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
     distinct = sorted_pages[starts]
     wrote = np.logical_or.reduceat(writes[order], starts)
     present = sptes.present[distinct]
-    # a TLB miss on a present SPTE: the hardware walk sets A and fills the TLB
-    walk = present & ~tlbs.lookup(vcpu, distinct)
+    # a TLB miss on a present SPTE: the hardware walk sets A and fills the TLB; a hit only
+    # makes the entry the most recently used
+    hit = tlbs.lookup(vcpu, distinct)
+    walk = present & ~hit
     walked = distinct[walk]
-    access_faults = int(np.count_nonzero(~sptes.young[walked])) if young_via_fault else 0
+    tlbs.touch(vcpu, distinct[present & hit])
+    af_pages = walked[~sptes.young[walked]] if young_via_fault \
+        else np.zeros(0, dtype=np.int64)
     sptes.young[walked] = True
     # the D bit is set by any write to a page whose D bit is clear, TLB hit or not
     sptes.dirty[distinct[present & wrote]] = True
     tlbs.fill(vcpu, walked)
     # a page written anywhere in the quantum is faulted in dirty
     missing = ~present
-    return Quantum(accesses=n, tlb_misses=len(walked), access_faults=access_faults,
-                   fault_pages=distinct[missing], fault_writes=wrote[missing])
+    return Quantum(accesses=n, tlb_misses=len(walked), access_faults=len(af_pages),
+                   fault_pages=distinct[missing], fault_writes=wrote[missing],
+                   access_fault_pages=af_pages)

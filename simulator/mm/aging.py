@@ -1,22 +1,35 @@
 """The aging: ``try_to_inc_max_seq`` → ``iterate_mm_list`` → ``walk_mm`` → ``walk_pte_range``.
 
-Models mm/vmscan.c (≈6.15): one iteration over the memcg's mm list produces one generation.
-For each mm, ``walk_pmd_range`` visits the PTE tables that exist (``pmd_present``) and, unless
-``force_scan``, only those in the Bloom filter of ``walk->seq``; ``walk_pte_range`` reads every
-PTE, skips non-present ones and, for mms without notifiers (or before 6.12), old ones
-(``get_pte_pfn``), test-and-clears the A bit of the rest (``ptep_clear_young_notify``, which
-also asks the secondary MMU), and promotes young folios with ``folio_update_gen`` (two
-sightings). A table with at least one young PTE per cache line (``suitable_to_scan``) is carried
-over into the next Bloom filter. The last walker of an iteration calls ``inc_max_seq``.
+Models mm/vmscan.c: one iteration over the memcg's mm list produces one generation.
+
+- **The mm list** (``iterate_mm_list``, ≥6.4, 7f63cf2d9b9b): every walker of an iteration
+  shares one cursor; each call hands the next mm to the caller (one walker per mm per
+  iteration), and the caller whose step wraps the cursor back to the list head ends the
+  iteration and alone increments ``max_seq``; a walker that comes too late gets nothing and
+  returns at once, and one still walking stops at its next chunk (``walk_mm``: "another thread
+  might have called inc_max_seq()"). Before 6.4 (``walkers = wait``) a walker that found no mm
+  left waited for the iteration at ``priority <= DEF_PRIORITY - 2``
+  (``wait_event_killable``) and the last walker to finish incremented ``max_seq``.
+- **No walk** (``iterate_mm_list_nowalk``): without a hardware A bit (arm64 without FEAT_HAFDBS:
+  ``should_walk_mmu()`` is false) or without the ``LRU_GEN_MM_WALK`` cap, aging increments
+  ``max_seq`` without reading any page table; recency is then found only at eviction (rmap and
+  look-around). Until 6.2 a debugfs ``force_scan`` still walked (``force_scan_walks``).
+- **The walk**: for each mm, ``walk_pmd_range`` visits the PTE tables that exist
+  (``pmd_present``) and, unless ``force_scan``, only those in the Bloom filter of
+  ``walk->seq``; ``walk_pte_range`` reads every PTE, skips non-present ones and, for mms
+  without notifiers (or before 6.11.7), old ones (``get_pte_pfn``), test-and-clears the A bit
+  of the rest (``ptep_clear_young_notify``, which also asks the secondary MMU), and promotes
+  young folios (``folio_update_gen``: one or two sightings by release). A table with at least
+  one young PTE per cache line (``suitable_to_scan``) is carried into the next Bloom filter.
 
 The walk is a generator that yields a :class:`~simulator.accounting.Work` record every
 ``TABLES_PER_STEP`` PTE tables, so the SimPy actor driving it can advance simulated time (and let
-vCPUs run) in between, like the kernel walker yielding at ``MAX_LRU_BATCH`` or ``need_resched``.
+vCPUs and other walkers run) in between, like the kernel walker yielding at ``MAX_LRU_BATCH`` or
+``need_resched``; a waiting walker yields :data:`WAIT`.
 
-Simplifications: one walker at a time (``machine`` serialises aging; the kernel lets several
-walkers share the mm-list cursor); every mm is walked each iteration (the per-node ``bitmap``
-set on context switch is assumed set: vCPUs and the host task always run); no THP, no non-leaf
-PMD A bit; ``mmap_read_trylock`` and ``spin_trylock(ptl)`` always succeed.
+Simplifications: every mm is eligible each iteration (the per-node ``bitmap`` set on context
+switch is assumed set: vCPUs and the host task always run); no THP, no non-leaf PMD A bit;
+``mmap_read_trylock`` and ``spin_trylock(ptl)`` always succeed.
 """
 
 from __future__ import annotations
@@ -29,7 +42,7 @@ import numpy as np
 from simulator.accounting import Work
 from simulator.costs import CostConfig
 from simulator.mm.bloom import BloomFilters, pmd_item
-from simulator.mm.constants import MIN_NR_GENS, PTRS_PER_PTE, SUITABLE_TO_SCAN_N
+from simulator.mm.constants import DEF_PRIORITY, MIN_NR_GENS, PTRS_PER_PTE, SUITABLE_TO_SCAN_N
 from simulator.mm.lruvec import Lruvec
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
@@ -40,6 +53,16 @@ TABLES_PER_STEP = 64
 interleaves with vCPUs. The kernel yields after MAX_LRU_BATCH promotions or need_resched."""
 
 _OFFSETS = np.arange(PTRS_PER_PTE, dtype=np.int64)
+
+
+class _Wait:
+    """Yielded by a walker that must wait until the current iteration ends (before 6.4)."""
+
+    def __repr__(self) -> str:
+        return "WAIT"
+
+
+WAIT = _Wait()
 
 
 @dataclass(slots=True)
@@ -54,7 +77,7 @@ class MmStats:
 
 @dataclass(slots=True)
 class WalkResult:
-    """What one aging iteration did (one row of ``passes.csv`` once timed)."""
+    """What one walker's ``try_to_inc_max_seq`` did (one row of ``passes.csv`` once timed)."""
 
     seq: int
     force_scan: bool
@@ -64,6 +87,21 @@ class WalkResult:
     work: Work = field(default_factory=Work)
     confusion: Confusion = field(default_factory=Confusion)
     success: bool = False
+    """This walker produced the new generation (it ended the iteration)."""
+    mms_walked: int = 0
+    waited: bool = False
+
+
+@dataclass(slots=True)
+class MmState:
+    """``lru_gen_mm_state`` of the lruvec: the shared cursor over the memcg's mm list."""
+
+    seq: int = MIN_NR_GENS
+    """Iterations finished (``lru_gen_init_lruvec`` starts it at MIN_NR_GENS)."""
+    head: int = -1
+    """Cursor: index of the mm handed out last, -1 at the list head."""
+    walkers: int = 0
+    """Walkers inside the current iteration (before 6.4: the last one to leave ends it)."""
 
 
 def _table_run(tables: np.ndarray) -> slice | None:
@@ -78,46 +116,136 @@ class Aging:
 
     def __init__(self, pt: PageTables, lruvec: Lruvec, notifiers: dict[int, SecondaryMmu | None],
                  truth: GroundTruth, costs: CostConfig, *, walk_mmu: bool = True,
-                 bloom_filter: bool = True) -> None:
+                 bloom_filter: bool = True, hw_young: bool = True, walkers: str = "no_wait",
+                 force_scan_walks: bool = False) -> None:
         self.pt = pt
         self.lruvec = lruvec
         self.notifiers = notifiers
         self.truth = truth
         self.costs = costs
         self.walk_mmu = walk_mmu
+        """The ``LRU_GEN_MM_WALK`` cap."""
+        self.hw_young = hw_young
+        """``arch_has_hw_pte_young()``: false on arm64 without FEAT_HAFDBS."""
         self.use_bloom = bloom_filter
+        self.waits = walkers == "wait"
+        self.force_scan_walks = force_scan_walks
         self.bloom = BloomFilters()
-        self.mm_state_seq = MIN_NR_GENS
-        """``lru_gen_mm_state.seq``: iterations finished (init MIN_NR_GENS, lru_gen_init_lruvec)."""
+        self.mm_state = MmState()
         self.mm_stats = MmStats()
+        self.mm_list = [r.mm_id for r in pt.regions]
 
-    def try_to_inc_max_seq(self, seq: int, force_scan: bool,
-                           clock: Callable[[], int]) -> Generator[Work, None, WalkResult]:
-        """Age once if ``seq`` is still current; yields Work per step, returns a WalkResult.
+    @property
+    def mm_state_seq(self) -> int:
+        return self.mm_state.seq
+
+    def should_walk_mmu(self, force_scan: bool) -> bool:
+        """``should_walk_mmu()``: the cap and a hardware A bit (before 6.3 a debugfs
+        ``force_scan`` walked without one)."""
+        return self.walk_mmu and (self.hw_young or (force_scan and self.force_scan_walks))
+
+    def try_to_inc_max_seq(self, seq: int, force_scan: bool, clock: Callable[[], int],
+                           priority: int = DEF_PRIORITY,
+                           ) -> Generator[Work | _Wait, None, WalkResult]:
+        """One walker's aging call for ``seq``; yields Work per step (or :data:`WAIT`) and
+        returns its WalkResult (``success`` if it produced the new generation).
 
         ``clock`` gives the simulated time at the end (the new generation's birth time). Drive
         it with ``next()`` and take the :class:`WalkResult` from ``StopIteration.value``.
         """
         result = WalkResult(seq=seq, force_scan=force_scan)
-        if seq <= self.mm_state_seq:  # another walker already finished this iteration
+        st = self.mm_state
+        if seq <= st.seq:  # another walker already finished this iteration
             return result
-        if self.walk_mmu:
-            self.bloom.reset(seq + 1)  # first mm of the iteration: iterate_mm_list()
-            for region in self.pt.regions:
-                yield from self._walk_mm(region.mm_id, result)
-                if self.lruvec.max_seq != seq:
-                    return result  # raced with another inc_max_seq (walk_mm gives up)
-        self.mm_state_seq += 1
+        if not self.should_walk_mmu(force_scan):
+            st.seq, st.head = st.seq + 1, -1  # iterate_mm_list_nowalk
+            return self._inc_max_seq(seq, clock, result)
+        if self.waits:
+            last = yield from self._walk_6_1(seq, result)
+            if not last and priority <= DEF_PRIORITY - 2 and self.lruvec.max_seq == seq:
+                result.waited = True
+                yield WAIT  # wait_event_killable until max_seq moves
+        else:
+            last = yield from self._walk(seq, result)
+        return self._inc_max_seq(seq, clock, result) if last else result
+
+    def _walk(self, seq: int, result: WalkResult) -> Generator[Work, None, bool]:
+        """≥6.4: take mms from the shared cursor until it wraps; True if this caller's step
+        wrapped it (the caller then increments ``max_seq``)."""
+        while True:
+            last, mm = self._iterate_mm_list(seq)
+            if mm is None:
+                return last
+            result.mms_walked += 1
+            yield from self._walk_mm(mm, result)
+
+    def _iterate_mm_list(self, seq: int) -> tuple[bool, int | None]:
+        """``iterate_mm_list`` (≥6.4): (this caller ended the iteration, the next mm)."""
+        st = self.mm_state
+        if seq <= st.seq:
+            return False, None
+        first = st.head == -1
+        st.head += 1
+        if st.head == len(self.mm_list):
+            st.head = -1
+            st.seq += 1
+            return True, None
+        if first:
+            self.bloom.reset(seq + 1)
+        return False, self.mm_list[st.head]
+
+    def _walk_6_1(self, seq: int, result: WalkResult) -> Generator[Work, None, bool]:
+        """6.1-6.3: walkers count themselves in (``nr_walkers``); the iteration's ``seq``
+        moves on once the cursor has handed out the last mm, and the walker that leaves last
+        increments ``max_seq``. Returns True for that walker."""
+        holding = False
+        while True:
+            last, mm = self._iterate_mm_list_6_1(seq, holding)
+            holding = mm is not None
+            if mm is None:
+                return last
+            result.mms_walked += 1
+            yield from self._walk_mm(mm, result)
+
+    def _iterate_mm_list_6_1(self, seq: int, holding: bool) -> tuple[bool, int | None]:
+        """``iterate_mm_list`` of 6.1 (before 7f63cf2d9b9b): (last walker out, next mm)."""
+        st = self.mm_state
+        mm = None
+        last = holding  # a caller that walked nothing is never the last one out
+        if seq > st.seq:
+            last = True
+            first = st.walkers == 0
+            if first:
+                st.head = 0
+            if st.head < len(self.mm_list):
+                mm = self.mm_list[st.head]
+                st.head += 1
+            if st.head >= len(self.mm_list):
+                st.seq += 1
+            if mm is not None and first:
+                self.bloom.reset(seq + 1)
+        if holding and mm is None:
+            st.walkers -= 1
+        if not holding and mm is not None:
+            st.walkers += 1
+        return last and st.walkers == 0, mm
+
+    def _inc_max_seq(self, seq: int, clock: Callable[[], int],
+                     result: WalkResult) -> WalkResult:
         if seq == self.lruvec.max_seq:
             self.lruvec.inc_max_seq(clock())
             result.success = True
         return result
 
     def _walk_mm(self, mm_id: int, result: WalkResult) -> Generator[Work, None, None]:
+        """``walk_mm``: the mm's PTE tables in chunks; stops when another walker has
+        incremented ``max_seq`` meanwhile."""
         region = self.pt.region_of(mm_id)
         first = region.start // PTRS_PER_PTE
         last = -(-region.end // PTRS_PER_PTE)
         for lo in range(first, last, TABLES_PER_STEP):
+            if self.lruvec.max_seq != result.seq:
+                return
             tables = np.arange(lo, min(lo + TABLES_PER_STEP, last), dtype=np.int64)
             work = self._walk_tables(mm_id, tables, result)
             result.work.add(work)

@@ -204,6 +204,22 @@ class Classic:
         return FaultResult(first_touch=len(fresh), swap_in=len(refault),
                            refault_recent=int(np.count_nonzero(activate)))
 
+    def mark_accessed(self, pages: IntArray) -> None:
+        """``folio_mark_accessed``: the first access sets PG_referenced; a second one on the
+        inactive list activates the folio (``folio_activate``, PG_referenced cleared,
+        ``workingset_activation`` ticks the non-resident clock)."""
+        lists = self.lists
+        pages = pages[lists.lru[pages] >= 0]
+        first = ~lists.referenced[pages]
+        lists.referenced[pages[first]] = True
+        again = pages[~first & (lists.lru[pages] == INACTIVE)]
+        if len(again):
+            lists.lru[again] = -1
+            lists.nr[INACTIVE] -= len(again)
+            lists.referenced[again] = False
+            lists.add(again, ACTIVE)
+            self.ws.workingset_activation(len(again))
+
     # --- folio_referenced ---------------------------------------------------------------------
     def folio_referenced(self, pages: IntArray, work: Work, source: str) -> BoolArray:
         """``folio_referenced`` of each folio: one rmap walk, ``ptep_clear_flush_young_notify``

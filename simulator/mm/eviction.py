@@ -1,9 +1,11 @@
 """The eviction: ``evict_folios`` → ``scan_folios`` → ``sort_folio`` → rmap → look-around.
 
-Models mm/vmscan.c (≈6.15) and mm/rmap.c ``folio_referenced_one``:
+Models mm/vmscan.c and mm/rmap.c ``folio_referenced_one``, with the release differences of
+``simulator.kernels`` (promotion, putback, scan budget):
 
 1. ``scan_folios`` takes folios from the tail of the oldest generation's list, at most
-   ``MAX_LRU_BATCH`` scanned and ``MIN_LRU_BATCH`` isolated per call. ``sort_folio`` moves
+   ``MAX_LRU_BATCH`` scanned (6.16: at most ``nr_to_scan``) and ``MIN_LRU_BATCH`` isolated per
+   call. ``sort_folio`` moves
    promoted folios (gen rewritten by aging or look-around) to their generation's list, moves
    protected ones (tier above ``get_tier_idx``, or lazily promoted) to ``min_seq + 1`` and
    counts them, and isolates the rest.
@@ -13,18 +15,23 @@ Models mm/vmscan.c (≈6.15) and mm/rmap.c ``folio_referenced_one``:
    the folio's PTE. With notifier mode ``per_page`` (6.12+) ``lru_gen_look_around`` test-and-
    clears the pivot with ``ptep_clear_young_notify`` and, if young, scans up to 64 neighbouring
    PTEs in the same PTE table (same VMA), promoting young ones with ``folio_update_gen`` and
-   feeding the Bloom filter (``suitable_to_scan``). With ``blind`` (before 6.12) look-around runs
-   only if the *primary* PTE is young and sees primary A bits only, then
+   feeding the Bloom filter (``suitable_to_scan``). With ``blind`` (before 6.11.7) look-around
+   runs only if the *primary* PTE is young and sees primary A bits only, then
    ``ptep_clear_flush_young_notify`` asks the secondary MMU about the pivot alone.
-4. Referenced folios: ``lru_gen_set_refs`` → second sighting ACTIVATE (PG_workingset,
+4. Referenced folios (6.14+): ``lru_gen_set_refs`` → second sighting ACTIVATE (PG_workingset,
    ``max_seq``) or first sighting KEEP (PG_referenced, ``max_seq - 1``, as an anon folio not in
-   the swap cache). Unreferenced ones are unmapped (``invalidate_range_start`` for KVM), swapped
-   out, and leave a shadow token (``lru_gen_eviction``).
+   the swap cache). Before 6.14 every referenced mapped folio is put back PG_active in the
+   youngest generation with its refs flags cleared. Unreferenced ones are unmapped
+   (``invalidate_range_start`` for KVM, a remote TLB flush per present SPTE), swapped out, and
+   leave a shadow token (``lru_gen_eviction``).
 
 Simplifications: anonymous, clean-or-dirty-alike folios (every dirty anon page is swapped out;
 no writeback wait, no ``folio_rotate_reclaimable`` retry), no rmap lock contention, and the
 oldest list is snapshotted per generation (folios added at its head meanwhile are seen when the
-snapshot is used up, as the kernel would reach them last anyway).
+snapshot is used up, as the kernel would reach them last anyway). A batch's rmap checks all
+happen before its look-arounds, and look-around never touches an isolated folio (6.14+
+``get_pfn_folio``; before 6.14 it marked a young isolated neighbour PG_referenced, which kept
+that folio without its own rmap walk: the folio's fate is the same, one rmap walk is saved).
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ from simulator.mm.constants import (
     PTRS_PER_PTE,
     SUITABLE_TO_SCAN_N,
 )
-from simulator.mm.lruvec import LAZY_REFS, Lruvec, lru_gen_from_seq, lru_tier_from_refs
+from simulator.mm.lruvec import LAZY_REFS, Lruvec, lru_gen_from_seq
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
 from simulator.mm.workingset import Workingset
@@ -75,7 +82,8 @@ class Eviction:
 
     def __init__(self, pt: PageTables, lruvec: Lruvec, aging: Aging, workingset: Workingset,
                  notifiers: dict[int, SecondaryMmu | None], truth: GroundTruth,
-                 costs: CostConfig, swap_out_ns: float, *, look_around: bool = True) -> None:
+                 costs: CostConfig, swap_out_ns: float, *, look_around: bool = True,
+                 putback: str = "oldest_only", scan_cap: str = "batch") -> None:
         self.pt = pt
         self.lruvec = lruvec
         self.aging = aging
@@ -85,6 +93,11 @@ class Eviction:
         self.costs = costs
         self.swap_out_ns = swap_out_ns
         self.look_around = look_around
+        self.putback_active = putback == "active_if_mapped"
+        """Before 6.14 every rejected mapped folio got PG_active (youngest generation) and
+        lost its refs flags; since, only one that would land in the oldest generation."""
+        self.cap_by_nr_to_scan = scan_cap == "nr_to_scan"
+        """6.16: ``scan_folios`` scans at most ``min(nr_to_scan, MAX_LRU_BATCH)``."""
         self.mm_of_page = np.repeat(pt.mm_of_table, PTRS_PER_PTE)
         self._order: IntArray = np.zeros(0, dtype=np.int64)
         self._cursor = 0
@@ -122,13 +135,13 @@ class Eviction:
         if lv.nr_gens == MIN_NR_GENS:
             return np.zeros(0, dtype=np.int64)
         old_gen = lru_gen_from_seq(lv.min_seq)
-        budget = min(nr_to_scan, MAX_LRU_BATCH)
+        budget = min(nr_to_scan, MAX_LRU_BATCH) if self.cap_by_nr_to_scan else MAX_LRU_BATCH
         cand, where = self._oldest(budget)
         if len(cand) == 0:
             return np.zeros(0, dtype=np.int64)
         gen = lv.gen[cand]
         refs, ws = lv.refs[cand], lv.workingset[cand]
-        tier = lru_tier_from_refs(refs, ws)
+        tier = lv.tier_of(refs, ws)
         lazy = refs.astype(np.int64) + ws == LAZY_REFS
         promoted = gen != old_gen
         protected = ~promoted & ((tier > tier_idx) | lazy)
@@ -171,17 +184,32 @@ class Eviction:
         if len(isolated) == 0:
             return res
         referenced = self._folio_referenced(isolated, work, res)
-        # lru_gen_folio_check_references: referenced → set_refs → ACTIVATE or KEEP.
         ref_pages = isolated[referenced]
-        activate = lv.lru_gen_set_refs(ref_pages)
-        res.activated += int(activate.sum())
-        res.kept += int((~activate).sum())
-        if lv.max_seq - 1 == lv.min_seq:
-            # "don't add rejected folios to the oldest generation": PG_active, refs cleared
-            lv.refs[ref_pages] = 0
-        lv.add_folios(ref_pages)
+        self._putback(ref_pages, res)
         self._reclaim(isolated[~referenced], work, res)
         return res
+
+    def _putback(self, pages: IntArray, res: EvictResult) -> None:
+        """Referenced folios go back on the LRU (``folio_check_references``, then the putback
+        of ``evict_folios``)."""
+        lv = self.lruvec
+        if lv.two_sightings:
+            # 6.14+: lru_gen_set_refs → second sighting ACTIVATE, first KEEP
+            activate = lv.lru_gen_set_refs(pages)
+            res.activated += int(activate.sum())
+            res.kept += int((~activate).sum())
+        else:
+            # before 6.14 the MGLRU rmap check was the classic one; isolation had cleared
+            # PG_referenced, so a referenced folio is KEPT (ACTIVATE needs two referencing
+            # VMAs), and either way the putback below makes it PG_active
+            res.kept += len(pages)
+        if self.putback_active:
+            lv.refs[pages] = 0
+            lv.workingset[pages] = False
+        elif lv.max_seq - 1 == lv.min_seq:
+            # "don't add rejected folios to the oldest generation": PG_active, refs cleared
+            lv.refs[pages] = 0
+        lv.add_folios(pages)
 
     def _folio_referenced(self, pages: IntArray, work: Work, res: EvictResult) -> np.ndarray:
         """``folio_referenced`` for each isolated folio, in order (look-around is stateful)."""

@@ -63,6 +63,15 @@ def _tier_table() -> IntArray:
 _TIER_OF_REFS = _tier_table()
 
 
+def lru_tier_from_refs_before_614(refs: npt.NDArray[np.int8], workingset: BoolArray) -> IntArray:
+    """``lru_tier_from_refs`` before 6.14: ``order_base_2(n + 1)`` with n = the LRU_REFS count
+    plus PG_workingset (``folio_lru_refs``); ``refs`` here is the 6.14 encoding (0 =
+    PG_referenced clear, else LRU_REFS + 1), so LRU_REFS = max(refs - 1, 0)."""
+    n = np.maximum(refs.astype(np.int64) - 1, 0) + np.asarray(workingset, dtype=np.int64)
+    tiers: IntArray = np.ceil(np.log2(n + 1)).astype(np.int64)
+    return tiers
+
+
 def lru_tier_from_refs(refs: npt.NDArray[np.int8], workingset: BoolArray) -> IntArray:
     """mm_inline.h ``lru_tier_from_refs``: workingset → tier 3, else order_base_2(refs)."""
     if refs.dtype == np.int8:  # the folio flags' type: one table lookup
@@ -77,7 +86,14 @@ def lru_tier_from_refs(refs: npt.NDArray[np.int8], workingset: BoolArray) -> Int
 class Lruvec:
     """``struct lru_gen_folio`` plus the per-folio flag bits, for one memcg on one node."""
 
-    def __init__(self, nr_pages: int, now_ns: int = 0) -> None:
+    def __init__(self, nr_pages: int, now_ns: int = 0, *, promotion: str = "two",
+                 tiers: str = "new", insertion: str = "distance") -> None:
+        self.two_sightings = promotion == "two"
+        """6.14+ ``folio_update_gen``; before, the first young sighting promotes."""
+        self.tier_of = lru_tier_from_refs if tiers == "new" else lru_tier_from_refs_before_614
+        self.youngest_insertion = insertion == "youngest"
+        """Before 6.14 a PG_active folio (every fault-in, every putback of a mapped folio)
+        goes to ``max_seq``; since, ``lru_gen_folio_seq`` puts it at ``max_seq - 1``."""
         # lru_gen_init_lruvec(): max_seq = MIN_NR_GENS + 1, min_seq = 0.
         self.max_seq = MIN_NR_GENS + 1
         self.min_seq = 0
@@ -147,6 +163,12 @@ class Lruvec:
         """
         if len(pages) == 0:
             return
+        if self.youngest_insertion:
+            gen = lru_gen_from_seq(self.max_seq)
+            self.gen[pages] = gen
+            self.nr_pages[gen] += len(pages)
+            self.move_to_head(pages, gen)
+            return
         # seq = max(max_seq - MIN_NR_GENS + 1 + workingset, min_seq): two possible values
         base = self.max_seq - MIN_NR_GENS + 1
         gen_cold = max(base, self.min_seq) % MAX_NR_GENS
@@ -184,6 +206,8 @@ class Lruvec:
         on_lru = self.gen[pages] >= 0
         if not on_lru.all():
             pages = pages[on_lru]
+        if not self.two_sightings:
+            return 0, self._promote(pages)
         first = (self.refs[pages] == 0) & ~self.workingset[pages]
         self.refs[pages[first]] = 1
         rest = pages[~first]
@@ -198,6 +222,35 @@ class Lruvec:
         self.workingset[rest] = True
         self.refs[rest] = 0
         return int(np.count_nonzero(first)), n_moved
+
+    def _promote(self, pages: IntArray) -> int:
+        """``folio_update_gen`` before 6.14: the folio moves to ``max_seq`` at once and loses
+        its refs flags (PG_referenced, PG_workingset, LRU_REFS). Returns folios moved."""
+        new_gen = lru_gen_from_seq(self.max_seq)
+        old = self.gen[pages]
+        moved = old != new_gen
+        n_moved = int(np.count_nonzero(moved))
+        if n_moved:
+            self.nr_pages -= np.bincount(old[moved], minlength=MAX_NR_GENS)
+            self.nr_pages[new_gen] += n_moved
+        self.gen[pages] = new_gen
+        self.refs[pages] = 0
+        self.workingset[pages] = False
+        return n_moved
+
+    def folio_inc_refs(self, pages: IntArray) -> None:
+        """``folio_mark_accessed`` under MGLRU (``folio_inc_refs``, ≤6.13; KVM's access-flag
+        fault called it until 6.12): the first access sets PG_referenced, the second
+        PG_workingset, later ones count in LRU_REFS (saturating)."""
+        pages = pages[self.gen[pages] >= 0]
+        refs, ws = self.refs[pages], self.workingset[pages]
+        first = refs == 0
+        second = ~first & ~ws
+        more = ~first & ws
+        self.refs[pages[first]] = 1
+        self.workingset[pages[second]] = True
+        m = pages[more]
+        self.refs[m] = np.minimum(self.refs[m] + 1, 1 << LRU_REFS_WIDTH)
 
     def lru_gen_set_refs(self, pages: IntArray) -> BoolArray:
         """mm/vmscan.c ``lru_gen_set_refs`` (rmap path): True = second sighting (activate).
@@ -251,7 +304,7 @@ class Lruvec:
             ws = self.workingset[members].copy()
             new_gens = self.folio_inc_gen(members)
             counted = refs.astype(np.int64) + ws != LAZY_REFS
-            tiers = lru_tier_from_refs(refs[counted], ws[counted])
+            tiers = self.tier_of(refs[counted], ws[counted])
             self.protected += np.bincount(tiers, minlength=MAX_NR_TIERS)
             # taken one by one from the tail and list_move_tail'ed: the run ends up reversed
             for g in np.flatnonzero(np.bincount(new_gens, minlength=MAX_NR_GENS)):
@@ -341,4 +394,5 @@ class Lruvec:
             raise InvariantError(f"page {page} sits on list {self.lst[page]} of no live gen")
 
 
-__all__ = ["MAX_LRU_BATCH", "InvariantError", "Lruvec", "lru_gen_from_seq", "lru_tier_from_refs"]
+__all__ = ["MAX_LRU_BATCH", "InvariantError", "Lruvec", "lru_gen_from_seq", "lru_tier_from_refs",
+           "lru_tier_from_refs_before_614"]

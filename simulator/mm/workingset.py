@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.mm.constants import MAX_NR_GENS, MAX_NR_TIERS
-from simulator.mm.lruvec import Lruvec, lru_tier_from_refs
+from simulator.mm.lruvec import Lruvec
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -38,7 +38,7 @@ class Workingset:
         self.token_seq[pages] = lruvec.min_seq
         self.token_refs[pages] = refs
         self.token_ws[pages] = ws
-        lruvec.evicted += np.bincount(lru_tier_from_refs(refs, ws), minlength=MAX_NR_TIERS)
+        lruvec.evicted += np.bincount(lruvec.tier_of(refs, ws), minlength=MAX_NR_TIERS)
 
     def lru_gen_refault(self, lruvec: Lruvec, pages: IntArray) -> BoolArray:
         """Handle refaults: count recent ones, restore PG_workingset; returns ``recent``."""
@@ -47,7 +47,7 @@ class Workingset:
         token = self.token_seq[pages]
         recent = (token >= 0) & (np.abs(lruvec.max_seq - token) < MAX_NR_GENS)
         rp = pages[recent]
-        tiers = lru_tier_from_refs(self.token_refs[rp], self.token_ws[rp])
+        tiers = lruvec.tier_of(self.token_refs[rp], self.token_ws[rp])
         lruvec.refaulted += np.bincount(tiers, minlength=MAX_NR_TIERS)
         lruvec.refs[pages] = 0
         lruvec.workingset[pages] = False

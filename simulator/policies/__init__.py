@@ -19,7 +19,6 @@ from simulator.policies.base import (
     PolicyHost,
     ReplacementPolicy,
     Touch,
-    drive,
     hardware_accesses,
 )
 from simulator.policies.classic import ClassicPolicy
@@ -46,5 +45,5 @@ def describe_policies() -> list[tuple[str, str]]:
 
 
 __all__ = ["POLICIES", "AccessOutcome", "AccessPath", "ClassicPolicy", "ExactLruPolicy",
-           "MglruPolicy", "PolicyHost", "ReplacementPolicy", "Touch", "describe_policies", "drive",
+           "MglruPolicy", "PolicyHost", "ReplacementPolicy", "Touch", "describe_policies",
            "hardware_accesses", "make_policy"]

@@ -32,11 +32,12 @@ import simpy
 
 from simulator.accounting import Work
 from simulator.costs import CostConfig
+from simulator.kernels.profile import KernelProfile
 from simulator.metrics import Counters
 from simulator.mm.fault import FaultResult
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
-from simulator.mm.reclaim import Request
+from simulator.mm.reclaim import AbortCheck, Request
 from simulator.truth import GroundTruth
 
 IntArray = npt.NDArray[np.int64]
@@ -140,6 +141,16 @@ class PolicyHost(Protocol):
     @property
     def mglru(self) -> MglruSwitches: ...
 
+    @property
+    def kernel(self) -> KernelProfile:
+        """The resolved kernel release profile (``[kernel]``)."""
+        ...
+
+    @property
+    def hw_young(self) -> bool:
+        """``arch_has_hw_pte_young()``: false when the host is arm64 without FEAT_HAFDBS."""
+        ...
+
     def now(self) -> int: ...
 
     def resident(self) -> int: ...
@@ -152,8 +163,9 @@ class PolicyHost(Protocol):
         """Reclaim freed pages (chargers waiting for memory re-check)."""
         ...
 
-    def time_locked_work(self, kind: str, work: Work) -> Generator[simpy.Event, Any, float]:
-        """Advance the calling reclaimer by ``work``, contending on the locks it took."""
+    def time_locked_work(self, kind: str, work: Work,
+                         actor: int) -> Generator[simpy.Event, Any, float]:
+        """Advance the reclaimer ``actor`` by ``work``, contending on the locks it took."""
         ...
 
 
@@ -177,16 +189,22 @@ class ReplacementPolicy(Protocol):
     def run_accesses(self, path: AccessPath, pages: IntArray,
                      writes: BoolArray) -> AccessOutcome: ...
 
-    def initial_priority(self, nr_to_reclaim: int) -> int:
-        """The priority reclaim starts at."""
+    def mark_accessed(self, pages: IntArray) -> None:
+        """``folio_mark_accessed`` on resident folios (KVM's access-flag fault until 6.12)."""
         ...
 
-    def shrink(self, priority: int, target: int) -> Generator[Request, Any, int]:
+    def initial_priority(self, nr_to_reclaim: int) -> int:
+        """The priority kswapd starts at."""
+        ...
+
+    def shrink(self, priority: int, nr_to_reclaim: int,
+               should_abort: AbortCheck) -> Generator[Request, Any, int]:
         """One shrink of the lruvec (requests to :meth:`perform`); returns pages reclaimed."""
         ...
 
-    def perform(self, request: Request) -> Generator[simpy.Event, Any, Any]:
-        """Carry out one request of :meth:`shrink` on simulated time; return its answer."""
+    def perform(self, request: Request, actor: int) -> Generator[simpy.Event, Any, Any]:
+        """Carry out one request of :meth:`shrink` on simulated time, as reclaimer ``actor``;
+        return its answer."""
         ...
 
     def sample(self) -> dict[str, Any]:
@@ -200,20 +218,6 @@ class ReplacementPolicy(Protocol):
     def check_invariants(self) -> None: ...
 
 
-def drive(requests: Generator[Request, Any, Any],
-          perform: Callable[[Request], Generator[simpy.Event, Any, Any]],
-          ) -> Generator[simpy.Event, Any, Any]:
-    """Run a sans-I/O reclaim loop: carry out each request it yields on simulated time and
-    send back the answer; return the loop's return value."""
-    try:
-        request = next(requests)
-        while True:
-            answer = yield from perform(request)
-            request = requests.send(answer)
-    except StopIteration as stop:
-        return stop.value
-
-
 __all__ = ["AccessOutcome", "AccessPath", "BoolArray", "IntArray", "MglruSwitches", "PolicyHost",
            "ReplacementPolicy", "Touch",
-           "drive", "hardware_accesses"]
+           "hardware_accesses"]

@@ -20,7 +20,7 @@ from simulator.accounting import Work
 from simulator.mm.classic import ACTIVE, INACTIVE, Classic, ShrinkList, ShrinkResult, shrink_list
 from simulator.mm.constants import DEF_PRIORITY
 from simulator.mm.fault import FaultResult
-from simulator.mm.reclaim import Request
+from simulator.mm.reclaim import AbortCheck, Request
 from simulator.policies.base import (
     AccessOutcome,
     AccessPath,
@@ -62,20 +62,24 @@ class ClassicPolicy:
         return hardware_accesses(path, pages, writes, self.fault_in,
                                  self.host.truth.record_access)
 
+    def mark_accessed(self, pages: IntArray) -> None:
+        self.classic.mark_accessed(pages)
+
     # --- reclaim ------------------------------------------------------------------------------
     def initial_priority(self, nr_to_reclaim: int) -> int:
         """Classic reclaim starts at ``DEF_PRIORITY`` (``balance_pgdat``,
         ``try_to_free_mem_cgroup_pages``)."""
         return DEF_PRIORITY
 
-    def shrink(self, priority: int, target: int) -> Generator[Request, Any, int]:
-        """``shrink_node`` → ``shrink_lruvec`` for the memcg, then ``snapshot_refaults``."""
-        goal = max(self.host.resident() - target, 0)
-        reclaimed = yield from self.classic.shrink_lruvec(priority, goal)
+    def shrink(self, priority: int, nr_to_reclaim: int,
+               should_abort: AbortCheck) -> Generator[Request, Any, int]:
+        """``shrink_node`` → ``shrink_lruvec`` for the memcg, then ``snapshot_refaults``
+        (the classic loop stops at its goal; ``should_abort`` adds nothing to that)."""
+        reclaimed = yield from self.classic.shrink_lruvec(priority, nr_to_reclaim)
         self.classic.snapshot_refaults()
         return reclaimed
 
-    def perform(self, request: Request) -> Generator[simpy.Event, Any, Any]:
+    def perform(self, request: Request, actor: int) -> Generator[simpy.Event, Any, Any]:
         if not isinstance(request, ShrinkList):
             raise TypeError(f"classic cannot perform {request!r}")
         host = self.host
@@ -97,7 +101,7 @@ class ClassicPolicy:
         if res.reclaimed:
             host.freed()
         kind = "aging" if request.lru == ACTIVE else "eviction"
-        wait = yield from host.time_locked_work(kind, work)
+        wait = yield from host.time_locked_work(kind, work, actor)
         if request.lru == ACTIVE:
             c.aging_cpu_ns += work.cpu_ns + wait
         else:

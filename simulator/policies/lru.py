@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 
 from simulator.mm.lru import ExactLru
-from simulator.mm.reclaim import Request
+from simulator.mm.reclaim import AbortCheck, Request
 from simulator.policies.base import AccessOutcome, AccessPath, BoolArray, IntArray, PolicyHost
 
 
@@ -75,14 +75,18 @@ class ExactLruPolicy:
         return AccessOutcome(accesses=len(pages), first_touch=first_touch,
                              swap_in=len(misses) - first_touch, yardstick=True)
 
+    def mark_accessed(self, pages: IntArray) -> None:
+        """The yardstick sees every access already."""
+
     # --- reclaim: none, evictions happen at the access ----------------------------------------
     def initial_priority(self, nr_to_reclaim: int) -> int:
         raise TypeError("the exact LRU evicts inline and never reclaims")
 
-    def shrink(self, priority: int, target: int) -> Generator[Request, Any, int]:
+    def shrink(self, priority: int, nr_to_reclaim: int,
+               should_abort: AbortCheck) -> Generator[Request, Any, int]:
         raise TypeError("the exact LRU evicts inline and never reclaims")
 
-    def perform(self, request: Request) -> Generator[simpy.Event, Any, Any]:
+    def perform(self, request: Request, actor: int) -> Generator[simpy.Event, Any, Any]:
         raise TypeError("the exact LRU evicts inline and never reclaims")
 
     # --- reporting ----------------------------------------------------------------------------

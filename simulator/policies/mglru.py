@@ -5,11 +5,13 @@ to simulated time. Accesses reach it through the hardware (A bits, faults:
 :func:`~simulator.policies.base.hardware_accesses`); reclaim runs
 ``simulator.mm.reclaim.try_to_shrink_lruvec``, whose requests this module times: an aging
 iteration (``try_to_inc_max_seq``, one ``passes.csv`` row) step by step, contending on each
-VM's ``mmu_lock``, and one ``evict_folios`` call at a time.
+VM's ``mmu_lock``, and one ``evict_folios`` call at a time, each on the time of the reclaimer
+that asked (a vCPU or the host task in direct reclaim, kswapd, a proactive agent, debugfs).
 
-Only one aging walk runs at a time: a second requester waits for the running one to finish
-(the kernel lets walkers share an iteration through the mm-list cursor; either way the
-iteration produces one generation).
+Several reclaimers may age at once: they share the iteration through the mm-list cursor
+(``simulator.mm.aging``), and a pass record (``passes.csv``) is written per walker call. A
+generation's aging time (``aging_pass_ns``) runs from the first walker of its iteration to the
+``inc_max_seq`` that ended it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import simpy
 
 from simulator.accounting import Work
 from simulator.mm import reclaim
-from simulator.mm.aging import Aging, WalkResult
+from simulator.mm.aging import WAIT, Aging, WalkResult
+from simulator.mm.constants import DEF_PRIORITY
 from simulator.mm.debugfs import lru_gen_show
 from simulator.mm.eviction import Eviction
 from simulator.mm.fault import FaultResult, handle_faults
@@ -47,18 +50,24 @@ class MglruPolicy:
     evicts_inline: ClassVar[bool] = False
 
     def __init__(self, host: PolicyHost) -> None:
-        pt, costs, switches = host.pt, host.costs, host.mglru
+        pt, costs, switches, k = host.pt, host.costs, host.mglru, host.kernel
         self.host = host
-        self.lruvec = Lruvec(pt.nr_pages)
+        self.lruvec = Lruvec(pt.nr_pages, promotion=k.promotion, tiers=k.tiers,
+                             insertion=k.insertion)
         self.workingset = Workingset(pt.nr_pages)
         self.aging = Aging(pt, self.lruvec, host.notifiers, host.truth, costs,
-                           walk_mmu=switches.walk_mmu, bloom_filter=switches.bloom_filter)
+                           walk_mmu=switches.walk_mmu, bloom_filter=switches.bloom_filter,
+                           hw_young=host.hw_young, walkers=k.walkers,
+                           force_scan_walks=k.force_scan_walks == "yes")
         self.eviction = Eviction(
             pt, self.lruvec, self.aging, self.workingset, host.notifiers, host.truth,
-            costs, costs.swap_out_ns(host.swap), look_around=switches.look_around)
+            costs, costs.swap_out_ns(host.swap), look_around=switches.look_around,
+            putback=k.putback, scan_cap=k.scan_cap)
         self.passes: list[dict[str, Any]] = []
-        self.aging_done: simpy.Event | None = None
-        """Set while an aging walk runs (a second requester waits for it)."""
+        self.generation = host.env.event()
+        """Fires at every ``inc_max_seq`` (walkers waiting for an iteration, before 6.4)."""
+        self.iteration_start: dict[int, int] = {}
+        """First walker's start of the iteration for each ``seq`` still open."""
 
     # --- accesses -----------------------------------------------------------------------------
     def resident_pages(self) -> int:
@@ -76,66 +85,72 @@ class MglruPolicy:
         return hardware_accesses(path, pages, writes, self.fault_in,
                                  self.host.truth.record_access)
 
+    def mark_accessed(self, pages: IntArray) -> None:
+        self.lruvec.folio_inc_refs(pages)
+
     # --- reclaim ------------------------------------------------------------------------------
     def initial_priority(self, nr_to_reclaim: int) -> int:
         return reclaim.set_initial_priority(self.lruvec, nr_to_reclaim)
 
-    def shrink(self, priority: int, target: int) -> Generator[reclaim.Request, Any, int]:
-        return reclaim.try_to_shrink_lruvec(self.lruvec, priority, self.host.resident, target)
+    def shrink(self, priority: int, nr_to_reclaim: int,
+               should_abort: reclaim.AbortCheck) -> Generator[reclaim.Request, Any, int]:
+        """``lru_gen_shrink_lruvec`` → ``try_to_shrink_lruvec`` (the goal does not stop a
+        memcg reclaimer inside the lruvec; ``should_abort`` stops kswapd)."""
+        return reclaim.try_to_shrink_lruvec(self.lruvec, priority, should_abort)
 
-    def perform(self, request: reclaim.Request) -> Generator[simpy.Event, Any, Any]:
+    def perform(self, request: reclaim.Request, actor: int) -> Generator[simpy.Event, Any, Any]:
         if isinstance(request, reclaim.Age):
-            yield from self._age(request.trigger, request.force_scan)
-            return None
+            record = yield from self.age(request.trigger, request.force_scan, actor,
+                                         request.priority)
+            return bool(record and record["success"])
         if isinstance(request, reclaim.Evict):
-            return (yield from self._evict(request.nr_to_scan))
+            return (yield from self._evict(request.nr_to_scan, actor))
         raise TypeError(f"mglru cannot perform {request!r}")
 
-    def age(self, trigger: str = "debugfs", force_scan: bool = True,
+    def age(self, trigger: str, force_scan: bool, actor: int,
+            priority: int = DEF_PRIORITY,
             ) -> Generator[simpy.Event, Any, dict[str, Any] | None]:
-        """One timed aging pass, as writing ``+ memcg node max_seq 1 force_scan`` to the
-        ``lru_gen`` debugfs file runs it (``run_cmd`` → ``try_to_inc_max_seq``).
-
-        Returns the pass record (a ``passes.csv`` row), or None if a walk already running was
-        joined instead (its record belongs to the walk that started it).
-        """
-        joined = self.aging_done is not None
-        yield from self._age(trigger, force_scan)
-        return None if joined else self.passes[-1]
-
-    def _age(self, trigger: str, force_scan: bool) -> Generator[simpy.Event, Any, None]:
-        """One aging iteration (``try_to_inc_max_seq``), timed chunk by chunk."""
-        if self.aging_done is not None:
-            yield self.aging_done
-            return
+        """One walker's timed ``try_to_inc_max_seq``, as a reclaimer asks it or as writing
+        ``+ memcg node max_seq 1 force_scan`` to the ``lru_gen`` debugfs file runs it
+        (``run_cmd``). Returns its pass record (a ``passes.csv`` row), or None if the
+        iteration was already over."""
         host = self.host
-        done = host.env.event()
-        self.aging_done = done
+        seq = self.lruvec.max_seq
         start = host.now()
         wait_total = 0.0
-        walker = self.aging.try_to_inc_max_seq(self.lruvec.max_seq, force_scan, host.now)
+        walker = self.aging.try_to_inc_max_seq(seq, force_scan, host.now, priority)
         while True:
             try:
-                work = next(walker)
+                step = next(walker)
             except StopIteration as stop:
                 result: WalkResult = stop.value
                 break
-            wait = yield from host.time_locked_work("aging", work)
+            if step is WAIT:
+                yield self.generation
+                continue
+            self.iteration_start.setdefault(seq, start)
+            assert isinstance(step, Work)
+            wait = yield from host.time_locked_work("aging", step, actor)
             wait_total += wait
-            host.counters.aging_cpu_ns += work.cpu_ns + wait
-        self._record_pass(result, trigger, force_scan, start, wait_total)
+            host.counters.aging_cpu_ns += step.cpu_ns + wait
+        if not (result.success or result.mms_walked or result.waited):
+            return None
+        self.iteration_start.setdefault(seq, start)
+        record = self._record_pass(result, trigger, force_scan, start, wait_total)
+        if result.success:
+            done, self.generation = self.generation, host.env.event()
+            done.succeed()
         host.check()
-        self.aging_done = None
-        done.succeed()
+        return record
 
     def _record_pass(self, result: WalkResult, trigger: str, force_scan: bool, start: int,
-                     wait_total: float) -> None:
+                     wait_total: float) -> dict[str, Any]:
         c = self.host.counters
         c.aging_work.add(result.work)
         end = self.host.now()
         if result.success:
             c.aging_passes += 1
-            c.aging_pass_ns += end - start
+            c.aging_pass_ns += end - self.iteration_start.pop(result.seq)
         cf = result.confusion
         self.passes.append({
             "pass": len(self.passes), "trigger": trigger, "start_ns": start,
@@ -147,10 +162,12 @@ class MglruPolicy:
             "first_sightings": result.first_sightings, "promoted": result.promoted,
             "notifier_calls": result.work.notifier_calls, "write_locks": result.work.write_locks,
             "lock_wait_ns": wait_total, "young_tp": cf.tp, "young_fp": cf.fp,
-            "young_fn": cf.fn, "young_tn": cf.tn,
+            "young_fn": cf.fn, "young_tn": cf.tn, "mms_walked": result.mms_walked,
         })
+        return self.passes[-1]
 
-    def _evict(self, nr_to_scan: int) -> Generator[simpy.Event, Any, tuple[int, int]]:
+    def _evict(self, nr_to_scan: int, actor: int,
+               ) -> Generator[simpy.Event, Any, tuple[int, int]]:
         """One ``evict_folios`` call, timed; returns (scanned, reclaimed)."""
         host = self.host
         work = Work()
@@ -167,7 +184,7 @@ class MglruPolicy:
         host.check()
         if res.reclaimed:
             host.freed()
-        wait = yield from host.time_locked_work("eviction", work)
+        wait = yield from host.time_locked_work("eviction", work, actor)
         c.eviction_cpu_ns += work.cpu_ns + wait
         return res.scanned, res.reclaimed
 

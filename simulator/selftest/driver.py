@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,9 @@ from simulator.selftest.lrugen import find_generation, read_memcg_stats, sum_for
 from simulator.selftest.page_idle import PAGE_IDLE_PAGE_NS, MarkCounts, PageIdle
 
 MODES = ("lru_gen", "page_idle")
+LRU_GEN_ENABLED = 0x0001
+LRU_GEN_MM_WALK = 0x0002
+"""Bits of ``/sys/kernel/mm/lru_gen/enabled`` that ``lru_gen_usable()`` requires."""
 TABLE_BYTES = PTRS_PER_PTE * PAGE_SIZE
 SELFTEST_SOURCE = "selftest"
 """The name ConfigErrors of the selftest's own options carry."""
@@ -178,8 +181,20 @@ class AccessTracking:
     def __init__(self, sc: Scenario, params: SelftestParams,
                  emit: Callable[[str], None] | None = None) -> None:
         params.check()
-        self.params = params
         self.m = Machine(sc)
+        self.fallback: list[str] = []
+        if params.mode == "lru_gen" and not self.m.host.hw_young:
+            # lru_gen_usable(): /sys/kernel/mm/lru_gen/enabled reads 0x1 without a hardware
+            # A bit (enabled_show reports LRU_GEN_MM_WALK only if should_walk_mmu()), so the
+            # test falls back to page_idle (d166453ebd29, 6.16)
+            if params.benchmark:
+                raise ConfigError(SELFTEST_SOURCE, "-p", "lru_gen is not usable without a "
+                                  "hardware Access Flag (vm.hw_af = false), and -p needs it")
+            self.fallback = [f"lru_gen: missing features, got: 0x{LRU_GEN_ENABLED:x}, "
+                             f"expected: 0x{LRU_GEN_ENABLED | LRU_GEN_MM_WALK:x}",
+                             "lru_gen: Try 'echo 0x3 > /sys/kernel/mm/lru_gen/enabled'"]
+            params = replace(params, mode="page_idle")
+        self.params = params
         self.lruvec = self.m.mglru().lruvec
         self.vm = self.m.vms[0]
         self.env = self.m.env
@@ -228,6 +243,8 @@ class AccessTracking:
 
     def _main(self) -> Generator[simpy.Event, Any, None]:
         p = self.params
+        for line in self.fallback:
+            self.emit(line)
         self.emit(f"Using {p.mode} for aging")
         if p.benchmark:
             yield from self._benchmark()
@@ -340,7 +357,7 @@ class AccessTracking:
             end = min(start + self.quantum, hi)
             counts.add(self.page_idle.mark(np.arange(start, end, dtype=np.int64), work))
             work.cpu_ns += (end - start) * self.params.page_idle_ns
-            yield from self._host_step(v, work)
+            yield from self._host_step(self.vm.actor_base + v, work)
         pages = hi - lo
         if counts.no_pfn >= pages // 100:
             raise SelftestFailure(f"vCPU {v}: No PFN for {counts.no_pfn} out of {pages} pages.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simulator.costs import CostConfig
+from simulator.kernels.profile import KernelProfile
 from simulator.kvm.backends.arm64 import Arm64
 from simulator.kvm.backends.base import FAST_LOCKS, BackendBase, KvmBackend
 from simulator.kvm.backends.generic import Generic
@@ -15,28 +16,26 @@ BACKENDS: dict[str, type[BackendBase]] = {
 }
 
 
-def resolve_lock(name: str, aging_lock: str) -> str:
-    """``auto`` → upstream (6.15) lock mode of backend ``name``."""
-    cls = BACKENDS[name]
-    return cls.upstream_aging_lock if aging_lock == "auto" else aging_lock
-
-
 def make_backend(name: str, guest_pages: int, aging_lock: str, costs: CostConfig,
-                 hw_af: bool = True) -> KvmBackend:
-    """Build backend ``name``. Raises ValueError for an unknown name or impossible lock mode."""
+                 hw_af: bool = True, kernel: KernelProfile | None = None) -> KvmBackend:
+    """Build backend ``name`` as kernel release ``kernel`` has it (default: the default
+    release); ``aging_lock = "auto"`` takes the release's lock for this backend. Raises
+    ValueError for an unknown name or a lock mode the backend cannot take."""
+    from simulator.kernels import DEFAULT_RELEASE, PROFILES
+
     if name not in BACKENDS:
         raise ValueError(f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
     cls = BACKENDS[name]
-    lock = resolve_lock(name, aging_lock)
+    kernel = kernel if kernel is not None else PROFILES[DEFAULT_RELEASE]
+    lock = kernel.aging_lock(name) if aging_lock == "auto" else aging_lock
     if lock not in cls.aging_locks:
         raise ValueError(f"backend {name} cannot age with aging_lock={lock!r} "
                          f"(possible: {', '.join(cls.aging_locks)})")
-    return cls(guest_pages, lock, costs, hw_af)
+    return cls(guest_pages, lock, costs, hw_af, kernel)
 
 
 def describe_backends() -> list[tuple[str, str]]:
     return [(name, cls.description) for name, cls in BACKENDS.items()]
 
 
-__all__ = ["BACKENDS", "FAST_LOCKS", "KvmBackend", "describe_backends", "make_backend",
-           "resolve_lock"]
+__all__ = ["BACKENDS", "FAST_LOCKS", "KvmBackend", "describe_backends", "make_backend"]

@@ -5,7 +5,11 @@ write upstream; v3 of the bitmap series used the read lock (and reported the wal
 ``MMU_NOTIFIER_YOUNG_FAST``); Yu Zhao's v2 used RCU (``none``). vCPU faults take the read lock.
 With FEAT_HAFDBS (``hw_af = true``) hardware sets the AF on a TLB fill like x86 A bits; without
 it (``hw_af = false``) a cleared AF makes the next TLB fill take an access-flag fault, handled by
-``handle_access_fault`` under the read lock.
+``handle_access_fault`` under the read lock (the write lock before 6.3, fc61f554e694; the
+release profile's ``arm64_af_fault_lock``); until 6.12 that fault also marked the host folio
+accessed (2362506f7cff removed it in 6.13). A young ``clear_flush_young`` and every unmap of a
+present entry invalidate the VMID by broadcast TLBI (``__kvm_tlb_flush_vmid``; the unmap's
+``tlbi vmalle1is`` drops every stage-1 entry), which interrupts no vCPU.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ class Arm64(BackendBase):
         "arm64 stage-2: aging under mmu_lock write (upstream), read (v3) or RCU (v2); faults "
         "take read; hw_af=false gives access-flag faults; v3 bitmap with read or RCU")
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "read", "none")
-    upstream_aging_lock: ClassVar[str] = "write"
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ("read", "none")
 
@@ -37,4 +40,15 @@ class Arm64(BackendBase):
 
     @property
     def access_fault_lock(self) -> str:
-        return "read"
+        return self.kernel.arm64_af_fault_lock
+
+    @property
+    def marks_accessed_on_fault(self) -> bool:
+        return self.kernel.kvm_marks_accessed == "yes"
+
+    def flush_ns(self) -> float:
+        """``__kvm_tlb_flush_vmid``: a broadcast ``tlbi vmalls12e1is`` and its DSB; no IPI."""
+        return self.costs.tlbi_vmid_ns
+
+    def flush_vcpu_ns(self) -> float:
+        return 0.0

@@ -1,11 +1,12 @@
 """The Protocol every KVM MMU backend implements, and the behaviour they share.
 
-A backend is one architecture's KVM MMU as aging and faults see it: which ``mmu_lock`` modes
-its aging handlers can take (``aging_locks``; ``auto`` = ``upstream_aging_lock``, upstream as
-of 6.15), how a vCPU fault takes ``mmu_lock`` (``fault_lock``), whether clearing the A bit makes
-the next access fault (``young_via_fault``: x86 without A/D bits, arm64 with software Access
-Flag), what visiting one SPTE for aging costs, and with which lock modes the v3 bitmap walk is
-supported (``bitmap_locks``: the walk is "fast", i.e. ``MMU_NOTIFIER_YOUNG_FAST``).
+A backend is one architecture's KVM MMU as aging and faults see it: which ``mmu_lock`` modes its
+aging handlers can take (``aging_locks``; which one a kernel release uses is the release
+profile's, ``simulator.kernels``), how a vCPU fault takes ``mmu_lock`` (``fault_lock``), whether
+clearing the A bit makes the next access fault (``young_via_fault``: x86 without A/D bits, arm64
+with software Access Flag), what visiting one SPTE for aging costs, and with which lock modes
+the v3 bitmap walk is supported (``bitmap_locks``: the walk is "fast", i.e.
+``MMU_NOTIFIER_YOUNG_FAST``).
 
 Backends differ by mechanism only; every cost comes from ``simulator.costs``. Lock modes:
 ``write`` (``KVM_MMU_LOCK`` for write around the memslot walk), ``read`` (arm64 v3),
@@ -23,6 +24,7 @@ import numpy.typing as npt
 
 from simulator.accounting import Work
 from simulator.costs import CostConfig
+from simulator.kernels.profile import KernelProfile
 from simulator.kvm.sptes import Sptes
 
 IntArray = npt.NDArray[np.int64]
@@ -70,13 +72,13 @@ class KvmBackend(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     aging_locks: ClassVar[tuple[str, ...]]
-    upstream_aging_lock: ClassVar[str]
     fault_lock: ClassVar[str]
     bitmap_locks: ClassVar[tuple[str, ...]]
 
     sptes: Sptes
     aging_lock: str
     costs: CostConfig
+    kernel: KernelProfile
     pending: LockDebt
 
     @property
@@ -94,6 +96,11 @@ class KvmBackend(Protocol):
         """``none``, ``read`` or ``write``: the lock that fault takes."""
         ...
 
+    @property
+    def marks_accessed_on_fault(self) -> bool:
+        """That fault marks the host folio accessed (``folio_mark_accessed``)."""
+        ...
+
     def spte_ns(self) -> float:
         """Cost of visiting one gfn's SPTE(s) in an aging call, lock excluded."""
         ...
@@ -102,8 +109,18 @@ class KvmBackend(Protocol):
         """Test (and, if ``clear``, clear) the young state of SPTEs; state change only."""
         ...
 
-    def unmap(self, pages: IntArray, work: Work) -> None:
-        """``kvm_unmap_gfn_range`` for evicted pages: zap SPTEs under the write lock."""
+    def flush_ns(self) -> float:
+        """The initiator's cost of one ``kvm_flush_remote_tlbs``."""
+        ...
+
+    def flush_vcpu_ns(self) -> float:
+        """What one flush costs each vCPU (its IPI and VM exit; 0 for a broadcast TLBI)."""
+        ...
+
+    def unmap(self, pages: IntArray, work: Work) -> int:
+        """``kvm_unmap_gfn_range`` for evicted pages: zap SPTEs under the write lock, one
+        notifier call per page, each flushing the TLBs if it zapped a present SPTE. Returns
+        the number of flushes."""
         ...
 
 
@@ -113,16 +130,16 @@ class BackendBase:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     aging_locks: ClassVar[tuple[str, ...]] = ("write",)
-    upstream_aging_lock: ClassVar[str] = "write"
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, guest_pages: int, aging_lock: str, costs: CostConfig,
-                 hw_af: bool = True) -> None:
+                 hw_af: bool, kernel: KernelProfile) -> None:
         self.sptes = Sptes(guest_pages)
         self.aging_lock = aging_lock
         self.costs = costs
         self.hw_af = hw_af
+        self.kernel = kernel
         self.pending = LockDebt()
 
     @property
@@ -137,6 +154,10 @@ class BackendBase:
     def access_fault_lock(self) -> str:
         return "none"
 
+    @property
+    def marks_accessed_on_fault(self) -> bool:
+        return False
+
     def spte_ns(self) -> float:
         return self.costs.spte_age_ns
 
@@ -146,26 +167,44 @@ class BackendBase:
             self.sptes.young[pages] = False
         return young
 
-    def unmap(self, pages: IntArray, work: Work) -> None:
+    def flush_ns(self) -> float:
+        """x86 (and the spinlock arches): ``KVM_REQ_TLB_FLUSH`` to every vCPU, an IPI to those
+        in guest mode, waiting for each to exit and acknowledge."""
+        return self.costs.tlb_flush_ns
+
+    def flush_vcpu_ns(self) -> float:
+        return self.costs.tlb_flush_vcpu_ns
+
+    def unmap(self, pages: IntArray, work: Work) -> int:
+        c = self.costs
+        zapped = int(np.count_nonzero(self.sptes.present[pages]))
         self.sptes.zap(pages)
         n = len(pages)
-        work.cpu_ns += n * (self.costs.zap_ns + self.costs.mmu_lock_ns)
+        flush = zapped * self.flush_ns()
+        work.cpu_ns += n * (c.zap_ns + c.mmu_lock_ns) + flush
         work.write_locks += n
-        work.write_hold_ns += n * self.costs.zap_ns
-        self.pending.add("write", n, self.costs.zap_ns)
+        work.write_hold_ns += n * c.zap_ns + flush
+        work.unmap_flushes += zapped
+        self.pending.add("write", n - zapped, c.zap_ns)
+        self.pending.add("write", zapped, c.zap_ns + self.flush_ns())
+        return zapped
 
 
-def charge_aging_calls(work: Work, backend: KvmBackend, calls: int, sptes: int) -> None:
-    """Charge ``calls`` aging notifier calls that visit ``sptes`` gfns in total.
+def charge_aging_calls(work: Work, backend: KvmBackend, calls: int, sptes: int,
+                       flushes: int = 0) -> None:
+    """Charge ``calls`` aging notifier calls that visit ``sptes`` gfns in total, ``flushes``
+    of which end in a remote TLB flush.
 
     Each call pays the notifier dispatch (``notifier_call_ns``), each gfn the backend's SPTE
-    cost. The lock mode adds: ``write`` one acquire/release per call with the SPTE work held
-    under it (``kvm_handle_hva_range`` takes ``KVM_MMU_LOCK`` per call); ``read`` the same cost
-    without excluding readers; ``rmap`` one per-rmap lock per gfn; ``none`` nothing (RCU).
+    cost, each flush the initiator's ``flush_ns`` (``kvm_handle_hva_range`` flushes before it
+    drops the lock, so a flush is part of the hold). The lock mode adds: ``write`` one
+    acquire/release per call with the SPTE work held under it (``KVM_MMU_LOCK`` per call);
+    ``read`` the same cost without excluding readers; ``rmap`` one per-rmap lock per gfn;
+    ``none`` nothing (RCU).
     """
     c = backend.costs
     work.notifier_calls += calls
-    spte_work = sptes * backend.spte_ns()
+    spte_work = sptes * backend.spte_ns() + flushes * backend.flush_ns()
     work.cpu_ns += calls * c.notifier_call_ns + spte_work
     lock = backend.aging_lock
     if lock == "write":

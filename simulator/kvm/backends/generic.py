@@ -22,6 +22,5 @@ class Generic(BackendBase):
         "generic arch (powerpc/riscv-like): spinlock mmu_lock taken by aging and by every "
         "fault; no bitmap, no fast aging")
     aging_locks: ClassVar[tuple[str, ...]] = ("write",)
-    upstream_aging_lock: ClassVar[str] = "write"
     fault_lock: ClassVar[str] = "write"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()

@@ -23,7 +23,6 @@ class X86Shadow(BackendBase):
         "x86 shadow MMU: aging walks rmaps under mmu_lock write (<6.15) or a per-rmap lock "
         "(6.15+, default); faults take mmu_lock write; no bitmap support")
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "rmap")
-    upstream_aging_lock: ClassVar[str] = "rmap"
     fault_lock: ClassVar[str] = "write"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
 

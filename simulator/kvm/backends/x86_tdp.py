@@ -24,6 +24,5 @@ class X86Tdp(BackendBase):
         "x86 TDP MMU with A/D bits: atomic A-bit clear; aging under mmu_lock write (<6.15) "
         "or RCU-lockless (6.15+, default); faults take mmu_lock read; v3 bitmap when lockless")
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "none")
-    upstream_aging_lock: ClassVar[str] = "none"
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ("none",)

@@ -26,7 +26,6 @@ class X86TdpNoAd(BackendBase):
         "x86 TDP MMU without A/D bits: aging access-tracks SPTEs, the next TLB fill takes a "
         "lockless fast page fault; no bitmap support")
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "none")
-    upstream_aging_lock: ClassVar[str] = "none"
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
 
