@@ -201,18 +201,18 @@ def _fail(message: str) -> int:
 def cmd_mrc(args: argparse.Namespace) -> int:
     """Compute, print and write the curves."""
     from simulator.traces import TraceError, summarize
-    from workloads.trace import trace_reader
+    from workloads.trace import TraceParams, trace_reader
 
     if args.jobs < 1:
         return _fail(f"--jobs must be >= 1, got {args.jobs}")
     trace = Path(args.trace)
     try:
         doc = base_document(trace, args.format, args.set)
-        wl = scenario_from_dict(doc, "mrc").task.workload
+        wl = scenario_from_dict(doc, "mrc").task.workload.params_as(TraceParams)
         reader = trace_reader(wl)
-        summary = summarize(reader, wl.trace_remap, wl.trace_chunk)
+        summary = summarize(reader, wl.remap, wl.chunk)
         sizes = parse_sizes(args.sizes, summary.distinct_pages)
-        pages = np.concatenate([c.pages for c in reader.chunks(wl.trace_chunk)])
+        pages = np.concatenate([c.pages for c in reader.chunks(wl.chunk)])
     except (TraceError, ConfigError, ValueError) as e:
         return _fail(str(e))
     from simulator.mattson import miss_ratio_curve

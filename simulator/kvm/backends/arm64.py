@@ -10,9 +10,18 @@ it (``hw_af = false``) a cleared AF makes the next TLB fill take an access-flag 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from simulator.kvm.backends.base import BackendBase
+from simulator.params import param
+
+
+@dataclass(frozen=True, slots=True)
+class Arm64Params:
+    """The ``[vm]`` key only arm64 reads."""
+
+    hw_af: bool = param(True, doc="arm64 only: hardware Access Flag (false: access-flag faults)")
 
 
 class Arm64(BackendBase):
@@ -26,6 +35,7 @@ class Arm64(BackendBase):
     upstream_aging_lock: ClassVar[str] = "write"
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ("read", "none")
+    Params: ClassVar[type] = Arm64Params
 
     @property
     def young_via_fault(self) -> bool:
