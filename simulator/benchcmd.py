@@ -24,7 +24,6 @@ from simulator.bench.compare import (
     compare,
     load_results,
     write_json_atomic,
-    write_text_atomic,
 )
 from simulator.bench.report import (
     comparison_text,
@@ -35,6 +34,7 @@ from simulator.bench.report import (
 )
 from simulator.bench.suites import CI_SCENARIOS, SUITES, ci_cases, run_ci
 from simulator.config import ConfigError
+from simulator.output import atomic_write
 
 BASELINES = Path("results/baselines")
 ENV_KEYS = ("python", "numpy", "simpy", "cpu")
@@ -193,7 +193,7 @@ def _write_outputs(args: argparse.Namespace, cmp: Comparison, results: BenchResu
         write_json_atomic(args.json, json_document(cmp, results, baseline_path, rc))
         print(f"json: {args.json}")
     if args.markdown:
-        write_text_atomic(args.markdown, markdown(cmp, results, baseline_path is not None,
+        atomic_write(args.markdown, markdown(cmp, results, baseline_path is not None,
                                                   args.changes_only))
         print(f"markdown: {args.markdown}")
 

@@ -152,7 +152,7 @@ class OnePass:
 def replay_once(sc: Scenario, records: int) -> Replay:
     """Replay the task's trace once under ``sc`` (in this process)."""
     from simulator.machine import Machine
-    from simulator.runner import summary_row
+    from simulator.output.summary import summary_row
 
     def one_pass(actor: str, workload: Any, env: Any) -> Any:
         return OnePass(workload, records, env) if actor == "task" else workload
@@ -287,32 +287,16 @@ def format_table(frame: Any, replays: dict[int, Replay]) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write under a temporary name in the same directory, then rename into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_outputs(frame: Any, out: Path) -> list[Path]:
     """``mrc.csv`` and the figure (PNG and SVG) under ``out``, each atomically."""
+    from simulator.output import atomic_write
     from simulator.plots import mrc_figure
-    from simulator.plots.style import render
+    from simulator.plots.style import save
 
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / "mrc.csv"
-    _atomic_write(csv_path, frame.to_csv(index=False, float_format="%.6f",
-                                         lineterminator="\n").encode())
-    written = [csv_path]
-    fig = mrc_figure(frame)
-    for fmt in ("png", "svg"):
-        path = out / f"mrc.{fmt}"
-        _atomic_write(path, render(fig, fmt))
-        written.append(path)
-    return written
+    csv_path = atomic_write(out / "mrc.csv", frame.to_csv(index=False, float_format="%.6f",
+                                                          lineterminator="\n"))
+    figures = save(mrc_figure(frame), out, "mrc")
+    return [csv_path, figures["png"], figures["svg"]]
 
 
 __all__ = ["MRC_COLUMNS", "OnePass", "Replay", "base_document", "cmd_mrc", "format_table",
