@@ -1,0 +1,55 @@
+"""``mglru-sim list backends|workloads|scenarios|keys``: what exists, one line each.
+
+Every list comes from where the thing is declared: the backend and workload registries, the
+scenario files under ``scenarios/``, the configuration's keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simulator.cli.args import Subparsers
+from simulator.config import describe_keys, read_toml
+
+SCENARIO_DIR = Path("scenarios")
+LISTS = ("backends", "workloads", "scenarios", "keys")
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser("list", help="list backends, workloads, scenarios or scenario keys")
+    p.add_argument("what", choices=LISTS)
+    p.set_defaults(func=command)
+
+
+def _scenarios() -> list[tuple[str, str]]:
+    """Each scenario file and the first line of its description."""
+    rows = []
+    for path in sorted(SCENARIO_DIR.rglob("*.toml")):
+        description = str(read_toml(path).get("description", "")).strip()
+        rows.append((str(path), description.splitlines()[0] if description else ""))
+    return rows
+
+
+def rows(what: str) -> list[tuple[str, str]]:
+    """``(name, one line)`` of every item of list ``what``."""
+    if what == "backends":
+        from simulator.kvm.backends import describe_backends
+        return describe_backends()
+    if what == "workloads":
+        from workloads import describe_workloads
+        return describe_workloads()
+    if what == "scenarios":
+        return _scenarios()
+    return [(k, f"{d}  {doc}") for k, d, doc in describe_keys()]
+
+
+def command(args: argparse.Namespace) -> int:
+    items = rows(args.what)
+    width = max((len(n) for n, _ in items), default=0)
+    for name, desc in items:
+        print(f"{name:<{width}}  {desc}")
+    return 0
+
+
+__all__ = ["LISTS", "command", "register", "rows"]
