@@ -37,11 +37,14 @@ PASS_COLUMNS: tuple[str, ...] = (
 
 TIMESERIES_COLUMNS: tuple[str, ...] = (
     "t_ns", "resident_pages", "swapped_pages", "max_seq", "min_seq", "nr_gens",
-    "gen0_pages", "gen1_pages", "gen2_pages", "gen3_pages", "accesses", "faults_first_touch",
+    "gen0_pages", "gen1_pages", "gen2_pages", "gen3_pages", "inactive_pages", "active_pages",
+    "accesses", "faults_first_touch",
     "refaults", "evictions", "aging_passes", "vcpu_running_ns", "vcpu_fault_ns",
     "vcpu_lock_wait_ns", "vcpu_stall_ns", "young_tp", "young_fp", "young_fn", "young_tn",
 )
-"""``genK_pages`` is the size of generation ``max_seq - K`` (K = 0 is the youngest)."""
+"""``genK_pages`` is the size of generation ``max_seq - K`` (K = 0 is the youngest), for the
+``mglru`` policy; ``inactive_pages``/``active_pages`` are the classic lists (``classic``). A
+column of another policy is empty."""
 
 
 class LatencyHistogram:
@@ -92,6 +95,8 @@ class Counters:
     evictions: int = 0
     pgscan: int = 0
     pgrefill: int = 0
+    pgdeactivate: int = 0
+    """Folios moved from the active to the inactive list (classic policy)."""
     activations: int = 0
     kept: int = 0
     look_arounds: int = 0

@@ -12,68 +12,89 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
 
 from simulator.config import VmConfig, WorkloadConfig
+from simulator.host import HostCore, WorkloadHook
 from simulator.kvm.backends import KvmBackend, make_backend
 from simulator.kvm.backends.base import BoolArray, IntArray
 from simulator.kvm.mmu_lock import FastLock, LockModel
+from simulator.kvm.mmu_lock_fine import FineLock
 from simulator.kvm.notifier import KvmAgingOps, NotifierDesign, make_design
 from simulator.kvm.tlb import Tlbs
 from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
-from simulator.mm.fault import handle_faults
-from simulator.mm.pagetable import Region
+from simulator.policies import Touch
 from workloads import Workload, make_workload
 
-if TYPE_CHECKING:
-    from simulator.machine import Machine, WorkloadHook
+
+class VcpuPath:
+    """One vCPU's touches: its TLB and the VM's SPTEs (``kvm.vcpu.run_quantum``)."""
+
+    def __init__(self, vm: Vm, vcpu: int) -> None:
+        self.vm = vm
+        self.vcpu = vcpu
+
+    def touch(self, pages: IntArray, writes: BoolArray) -> Touch:
+        vm = self.vm
+        q = run_quantum(self.vcpu, pages, writes, vm.backend.sptes, vm.tlbs,
+                        vm.backend.young_via_fault)
+        return Touch(accesses=q.accesses, tlb_misses=q.tlb_misses,
+                     access_faults=q.access_faults, fault_pages=q.fault_pages,
+                     fault_writes=q.fault_writes)
+
+    def install(self, pages: IntArray, writes: BoolArray) -> None:
+        self.vm.backend.sptes.map(pages, writes)
+
+    def fill(self, pages: IntArray) -> None:
+        self.vm.tlbs.fill(self.vcpu, pages)
 
 
 class Vm:
     """The KVM side of one guest, and its vCPU processes."""
 
-    def __init__(self, m: Machine, name: str, cfg: VmConfig, wl: WorkloadConfig,
-                 region: Region, wrap_workload: WorkloadHook | None = None) -> None:
-        sc = m.sc
-        self.m = m
+    def __init__(self, host: HostCore, name: str, cfg: VmConfig, wl: WorkloadConfig,
+                 wrap_workload: WorkloadHook | None = None) -> None:
+        sc = host.sc
+        self.host = host
         self.name = name
         self.cfg = cfg
         self.wl_cfg = wl
-        self.region = region
-        self.base = region.start
-        self.backend: KvmBackend = make_backend(cfg.backend, m.pt.nr_pages, cfg.aging_lock,
+        self.region = host.region(name)
+        self.base = self.region.start
+        self.backend: KvmBackend = make_backend(cfg.backend, host.pt.nr_pages, cfg.aging_lock,
                                                 sc.costs, hw_af=cfg.hw_af)
         self.tlbs = Tlbs(cfg.vcpus, cfg.tlb_entries)
         ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=cfg.tlb_flush_on_age)
         self.design: NotifierDesign = make_design(sc.mglru.notifier, ops,
                                                   sc.mglru.unreliable_fallback)
         self.kswapd_actor = cfg.vcpus
-        self.lock: LockModel = self._lock_model(m)
-        self.workload: Workload = make_workload(wl, region.pages, cfg.vcpus,
-                                                m.streams.seed_sequence(f"workload.{name}"))
+        self.lock: LockModel = self._lock_model()
+        self.workload: Workload = make_workload(wl, self.region.pages, cfg.vcpus,
+                                                host.streams.seed_sequence(f"workload.{name}"))
         if wrap_workload is not None:
-            self.workload = wrap_workload(name, self.workload, m.env)
+            self.workload = wrap_workload(name, self.workload, host.env)
         self.counters = Counters()
         """This VM's share of the run's counters (the machine's counters hold the totals)."""
         self.fault_share = np.zeros(cfg.vcpus)
         """Fraction of each vCPU's current step spent in faults that take ``mmu_lock``."""
         self.fault_share_until = np.zeros(cfg.vcpus, dtype=np.int64)
         """When each vCPU's current step ends (its ``fault_share`` is stale after that)."""
+        host.add_guest(self, self.design)
 
-    def _lock_model(self, m: Machine) -> LockModel:
+    def _lock_model(self) -> LockModel:
         actors = self.cfg.vcpus + 1  # the vCPUs and kswapd
+        env = self.host.env
         if self.cfg.lock_model == "fine":
-            from simulator.kvm.mmu_lock_fine import FineLock
-            return FineLock(m.env, actors, m.streams.generator(f"mmu_lock.fine.{self.name}"))
-        return FastLock(m.env, actors)
+            return FineLock(env, actors, self.host.streams.generator(f"mmu_lock.fine.{self.name}"))
+        return FastLock(env, actors)
 
     def start(self) -> None:
         for v in range(self.cfg.vcpus):
-            self.m.env.process(self.vcpu(v))
+            self.host.env.process(self.vcpu(v))
 
     def vcpu(self, v: int) -> Generator[simpy.Event, Any, None]:
         """One vCPU: quanta of accesses from the VM's workload, forever."""
@@ -91,55 +112,44 @@ class Vm:
         effects (``kvm.vcpu.run_quantum``), faults through ``mm.fault`` and the SPTE install,
         then the step's time under ``mmu_lock`` and a stall if the memcg is full.
         """
-        m, costs = self.m, self.m.sc.costs
+        host, costs = self.host, self.host.sc.costs
         backend = self.backend
         fault_cost = costs.fault_first_touch_ns
-        swap_in = costs.swap_in_ns(m.sc.host.swap)
+        swap_in = costs.swap_in_ns(host.sc.host.swap)
         hold = costs.fault_lock_hold_ns
         think = self.wl_cfg.think_ns + costs.access_ns
-        if m.exact_lru is not None:
-            first, refaults = m.exact_lru_quantum(pages, writes, self)
-            running = len(pages) * think
-            faulting = (first + refaults) * fault_cost + refaults * swap_in
-            self._count(accesses=len(pages), faults_first_touch=first, refaults=refaults,
-                        vcpu_running_ns=running, vcpu_fault_ns=faulting)
-            yield m.env.timeout(max(1, round(running + faulting)))
-            return
-        q = run_quantum(v, pages, writes, backend.sptes, self.tlbs,
-                        backend.young_via_fault)
-        fr = handle_faults(m.pt, m.lruvec, m.workingset, q.fault_pages, q.fault_writes)
-        backend.sptes.map(q.fault_pages, q.fault_writes)
-        self.tlbs.fill(v, q.fault_pages)
-        m.truth.record_access(pages)
-        running = q.accesses * think + q.tlb_misses * costs.tlb_miss_ns \
+        out = host.policy.run_accesses(VcpuPath(self, v), pages, writes)
+        running = out.accesses * think + out.tlb_misses * costs.tlb_miss_ns \
             + self.tlbs.take_ipi_debt(v)
-        nfaults = len(q.fault_pages)
-        faulting = nfaults * fault_cost + fr.swap_in * swap_in \
-            + q.access_faults * backend.access_fault_ns
-        locks = nfaults + (q.access_faults
-                           if backend.access_fault_lock == backend.fault_lock else 0)
-        locked_faults = nfaults + (q.access_faults if backend.access_fault_lock != "none" else 0)
+        faulting = out.faults * fault_cost + out.swap_in * swap_in \
+            + out.access_faults * backend.access_fault_ns
+        locks = out.lock_faults + (out.access_faults
+                                   if backend.access_fault_lock == backend.fault_lock else 0)
+        locked_faults = out.lock_faults + (out.access_faults
+                                           if backend.access_fault_lock != "none" else 0)
         contention = self.fault_contention(v) if locked_faults else 0.0
         faulting += locked_faults * contention
-        self._count(accesses=q.accesses, tlb_misses=q.tlb_misses,
-                    faults_first_touch=fr.first_touch, faults_access_track=q.access_faults,
-                    refaults=fr.swap_in, refaults_recent=fr.refault_recent,
+        self._count(accesses=out.accesses, tlb_misses=out.tlb_misses,
+                    faults_first_touch=out.first_touch, faults_access_track=out.access_faults,
+                    refaults=out.swap_in, refaults_recent=out.refault_recent,
                     vcpu_running_ns=running, vcpu_fault_ns=faulting,
                     fault_write_hold_ns=locks * hold if backend.fault_lock == "write"
                     else 0.0)
-        self._fault_share(v, running + faulting, faulting - fr.swap_in * swap_in,
+        self._fault_share(v, running + faulting, faulting - out.swap_in * swap_in,
                           locked_faults)
         by_kind: dict[str, float] = {}
         wait = yield from self.lock.step(v, "fault", backend.fault_lock, running + faulting,
                                          locks, hold, by_kind)
         self._count(vcpu_lock_wait_ns=wait)
-        for c in (m.counters, self.counters):
+        for c in (host.counters, self.counters):
             for kind, w in by_kind.items():
                 c.vcpu_lock_wait_by[kind] = c.vcpu_lock_wait_by.get(kind, 0.0) + w
-        stall = yield from m.after_faults()
+        stall = yield from host.charge()
         self._count(vcpu_stall_ns=stall)
-        self._fault_latencies(fault_cost + contention, fr.first_touch, fr.swap_in, swap_in,
-                              q.access_faults, backend.access_fault_ns, wait, locks, stall)
+        if not out.yardstick:
+            self._fault_latencies(fault_cost + contention, out.first_touch, out.swap_in,
+                                  swap_in, out.access_faults, backend.access_fault_ns, wait,
+                                  locks, stall)
 
     def _fault_latencies(self, fault_ns: float, first: int, swapins: int, swap_in_ns: float,
                          access: int, access_ns: float, wait: float, locks: int,
@@ -155,7 +165,7 @@ class Vm:
         if locks:
             lat[:locks] += wait / locks
         lat[-1] += stall
-        for c in (self.m.counters, self.counters):
+        for c in (self.host.counters, self.counters):
             c.fault_latency.add(lat)
 
     def fault_contention(self, v: int) -> float:
@@ -170,10 +180,10 @@ class Vm:
         "less time spent acquiring the mmu lock in read mode" for its 10x; the v4 table's
         no-aging column grows linearly with vCPUs for the same reason.
         """
-        ns = self.m.sc.costs.fault_contention_ns
+        ns = self.host.sc.costs.fault_contention_ns
         if ns <= 0:
             return 0.0
-        live = self.fault_share_until > self.m.now()
+        live = self.fault_share_until > self.host.now()
         live[v] = False
         return ns * float(self.fault_share[live].sum())
 
@@ -181,15 +191,15 @@ class Vm:
         """Publish which fraction of vCPU ``v``'s new step (of ``step`` ns) it spends in the
         fault path (``in_faults`` ns; waiting for swap-in I/O does not count)."""
         self.fault_share[v] = in_faults / step if locked_faults and step > 0 else 0.0
-        self.fault_share_until[v] = self.m.now() + math.ceil(step)
+        self.fault_share_until[v] = self.host.now() + math.ceil(step)
 
     def _count(self, **deltas: float) -> None:
-        for c in (self.m.counters, self.counters):
+        for c in (self.host.counters, self.counters):
             for key, value in deltas.items():
                 setattr(c, key, getattr(c, key) + value)
 
     def zap(self, pages: np.ndarray) -> None:
-        """Drop SPTEs and TLB entries of host pages evicted by the exact LRU policy."""
+        """Drop SPTEs and TLB entries of host pages a policy evicted inline (the exact LRU)."""
         mine = pages[(pages >= self.base) & (pages < self.region.end)]
         self.backend.sptes.zap(mine)
         self.tlbs.invalidate(mine)

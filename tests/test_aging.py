@@ -18,7 +18,6 @@ import pytest
 from simulator.config import PAGE_SIZE, scenario_from_dict
 from simulator.machine import Machine
 from simulator.mm.aging import WalkResult
-from simulator.mm.fault import handle_faults
 from simulator.mm.lruvec import lru_gen_from_seq
 
 
@@ -41,11 +40,11 @@ def vm_machine(notifier: str, **vm: Any) -> Machine:
 
 
 def fault_in(m: Machine, pages: np.ndarray) -> None:
-    handle_faults(m.pt, m.lruvec, m.workingset, pages, np.zeros(len(pages), dtype=bool))
+    m.mglru().fault_in(pages, np.zeros(len(pages), dtype=bool))
 
 
 def walk(m: Machine, force_scan: bool = False) -> WalkResult:
-    gen = m.aging.try_to_inc_max_seq(m.lruvec.max_seq, force_scan, lambda: 0)
+    gen = m.mglru().aging.try_to_inc_max_seq(m.mglru().lruvec.max_seq, force_scan, lambda: 0)
     while True:
         try:
             next(gen)
@@ -58,7 +57,7 @@ def test_walk_promotes_only_on_second_sighting() -> None:
     m = host_machine(1024)
     pages = np.arange(1024, dtype=np.int64)
     fault_in(m, pages)  # fault-in maps young PTEs
-    lv, pt = m.lruvec, m.pt
+    lv, pt = m.mglru().lruvec, m.host.pt
     gen0 = lru_gen_from_seq(2)
     r1 = walk(m)
     assert r1.success and lv.max_seq == 4
@@ -81,17 +80,17 @@ def test_walk_ignores_stale_seq() -> None:
     m = host_machine(512)
     fault_in(m, np.arange(512, dtype=np.int64))
     walk(m)
-    seq = m.lruvec.max_seq
-    gen = m.aging.try_to_inc_max_seq(seq - 1, False, lambda: 0)  # already aged past it
+    seq = m.mglru().lruvec.max_seq
+    gen = m.mglru().aging.try_to_inc_max_seq(seq - 1, False, lambda: 0)  # already aged past it
     with pytest.raises(StopIteration) as stop:
         next(gen)
     assert not stop.value.value.success
-    assert m.lruvec.max_seq == seq
+    assert m.mglru().lruvec.max_seq == seq
 
 
 def test_bloom_filter_gating_and_force_scan() -> None:
     m = host_machine(5 * 512)
-    pt = m.pt
+    pt = m.host.pt
     fault_in(m, np.arange(4 * 512, dtype=np.int64))  # table 4 never allocated
     assert pt.table_allocated.tolist() == [True, True, True, True, False]
     pt.young[:] = False
@@ -115,7 +114,7 @@ def test_bloom_filter_gating_and_force_scan() -> None:
     assert r3.stats.nonleaf_found == 4
     assert r3.stats.leaf_young == 1024
     assert not pt.young.any()
-    m.lruvec.check_invariants()
+    m.mglru().lruvec.check_invariants()
 
 
 def test_walk_without_bloom_filter_walks_everything() -> None:
@@ -124,25 +123,25 @@ def test_walk_without_bloom_filter_walks_everything() -> None:
         "vm": {"enabled": False},
         "task": {"memory": 2048 * PAGE_SIZE}, "mglru": {"bloom_filter": False}}))
     fault_in(m, np.arange(2048, dtype=np.int64))
-    m.pt.young[:] = False
+    m.host.pt.young[:] = False
     walk(m)
-    m.pt.young[:] = True
+    m.host.pt.young[:] = True
     r = walk(m)
     assert r.stats.nonleaf_found == 4 and r.stats.leaf_young == 2048
 
 
 def _vm_setup(notifier: str) -> tuple[Machine, np.ndarray, np.ndarray]:
     m = vm_machine(notifier)
-    assert m.backend is not None
+    assert m.vms[0].backend is not None
     present = np.arange(2000, dtype=np.int64)  # of 2048 guest pages: 48 never touched
     fault_in(m, present)
-    m.backend.sptes.map(present, np.zeros(len(present), dtype=bool))
-    m.pt.young[:] = False                      # primary A bits harvested before
-    m.backend.sptes.young[:] = False
+    m.vms[0].backend.sptes.map(present, np.zeros(len(present), dtype=bool))
+    m.host.pt.young[:] = False                      # primary A bits harvested before
+    m.vms[0].backend.sptes.young[:] = False
     rng = np.random.default_rng(3)
     s = np.sort(rng.choice(present, size=300, replace=False))
-    m.backend.sptes.young[s] = True            # guest touched them: secondary-only young
-    m.truth.record_access(s)
+    m.vms[0].backend.sptes.young[s] = True            # guest touched them: secondary-only young
+    m.host.truth.record_access(s)
     return m, present, s
 
 
@@ -152,8 +151,8 @@ def test_blind_walk_makes_no_calls_and_misses_secondary_young() -> None:
     assert r.work.notifier_calls == 0
     assert r.stats.leaf_young == 0
     assert r.first_sightings == 0 and r.promoted == 0
-    assert not m.lruvec.refs[s].any()
-    assert m.backend is not None and m.backend.sptes.young[s].all()  # never asked, not cleared
+    assert not m.mglru().lruvec.refs[s].any()
+    assert m.vms[0].backend.sptes.young[s].all()  # never asked, not cleared
     assert (r.confusion.tp, r.confusion.fn, r.confusion.fp) == (0, 300, 0)
     assert r.confusion.tn == 2000 - 300
 
@@ -164,19 +163,19 @@ def test_per_page_walk_one_call_per_present_pte() -> None:
     assert r.work.notifier_calls == len(present)  # one clear_young per examined present PTE
     assert r.stats.leaf_young == 300
     assert r.first_sightings == 300
-    assert np.all(m.lruvec.refs[s] == 1)
-    assert m.backend is not None and not m.backend.sptes.young.any()  # test-and-cleared
+    assert np.all(m.mglru().lruvec.refs[s] == 1)
+    assert not m.vms[0].backend.sptes.young.any()  # test-and-cleared
     assert (r.confusion.tp, r.confusion.fn, r.confusion.fp) == (300, 0, 0)
 
 
 def test_per_page_walk_calls_only_present_ptes_of_walked_tables() -> None:
     m = vm_machine("per_page")
-    assert m.backend is not None
+    assert m.vms[0].backend is not None
     present = np.arange(2000, dtype=np.int64)  # table 3 holds 464 present PTEs
     fault_in(m, present)
-    sp = m.backend.sptes
+    sp = m.vms[0].backend.sptes
     sp.map(present, np.zeros(len(present), dtype=bool))
-    m.pt.young[:] = False
+    m.host.pt.young[:] = False
     sp.young[:] = False
     sp.young[0:100] = True          # table 0: 100 young -> carried
     sp.young[512:522] = True        # table 1: 10 young  -> 80 < 512, dropped
@@ -198,8 +197,8 @@ def test_per_page_walk_lock_mode(lock: str) -> None:
     m = vm_machine("per_page", aging_lock=lock)
     present = np.arange(2048, dtype=np.int64)
     fault_in(m, present)
-    assert m.backend is not None
-    m.backend.sptes.map(present, np.zeros(2048, dtype=bool))
+    assert m.vms[0].backend is not None
+    m.vms[0].backend.sptes.map(present, np.zeros(2048, dtype=bool))
     r = walk(m)
     assert r.work.notifier_calls == 2048
     # before 6.15 every clear_young takes mmu_lock for write; lockless aging takes none

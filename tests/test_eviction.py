@@ -14,10 +14,10 @@ import pytest
 
 from simulator.accounting import Work
 from simulator.config import PAGE_SIZE, scenario_from_dict
+from simulator.invariants import check_host
 from simulator.machine import Machine
 from simulator.mm.bloom import pmd_item
 from simulator.mm.eviction import EvictResult
-from simulator.mm.fault import handle_faults
 from simulator.mm.lruvec import lru_gen_from_seq
 
 MIN_LRU_BATCH = 64
@@ -38,26 +38,26 @@ def host_machine(task_pages: int, **extra: Any) -> Machine:
 
 
 def fault_in(m: Machine, pages: np.ndarray) -> None:
-    handle_faults(m.pt, m.lruvec, m.workingset, pages, np.zeros(len(pages), dtype=bool))
+    m.mglru().fault_in(pages, np.zeros(len(pages), dtype=bool))
 
 
 def four_gens(m: Machine, n: int) -> np.ndarray:
     """Fault pages 0..n-1 in; leave them in the oldest of 4 generations (min 2, max 5)."""
     pages = np.arange(n, dtype=np.int64)
     fault_in(m, pages)
-    lv = m.lruvec
+    lv = m.mglru().lruvec
     lv.try_to_inc_min_seq()
     lv.inc_max_seq(1)
     lv.inc_max_seq(2)
     assert (lv.min_seq, lv.max_seq) == (2, 5)
     assert np.all(lv.gen[pages] == lru_gen_from_seq(2))
-    m.pt.young[:] = False
+    m.host.pt.young[:] = False
     return pages
 
 
 def scan(m: Machine, nr_to_scan: int, tier_idx: int) -> tuple[np.ndarray, EvictResult]:
     res = EvictResult()
-    iso = m.eviction.scan_folios(nr_to_scan, tier_idx, Work(), res)
+    iso = m.mglru().eviction.scan_folios(nr_to_scan, tier_idx, Work(), res)
     return iso, res
 
 
@@ -70,9 +70,9 @@ def test_scan_isolates_at_most_min_lru_batch_from_the_tail() -> None:
     # the first folio added sits nearest the tail and is scanned first
     assert iso.tolist() == list(range(MIN_LRU_BATCH))
     assert (res.isolated, res.scanned, res.sorted) == (64, 64, 0)
-    assert np.all(m.lruvec.gen[iso] == -1)
-    assert m.lruvec.nr_pages[lru_gen_from_seq(2)] == 5000 - 64
-    m.lruvec.check_invariants()
+    assert np.all(m.mglru().lruvec.gen[iso] == -1)
+    assert m.mglru().lruvec.nr_pages[lru_gen_from_seq(2)] == 5000 - 64
+    m.mglru().lruvec.check_invariants()
     iso2, _ = scan(m, 10**6, tier_idx=3)
     assert iso2.tolist() == list(range(64, 128))
 
@@ -80,7 +80,7 @@ def test_scan_isolates_at_most_min_lru_batch_from_the_tail() -> None:
 def test_scan_at_most_max_lru_batch_and_moves_promoted() -> None:
     m = host_machine(5000)
     pages = four_gens(m, 5000)
-    lv = m.lruvec
+    lv = m.mglru().lruvec
     promoted = pages[:4500]
     lv.folio_update_gen(promoted)  # first sighting
     lv.folio_update_gen(promoted)  # second: gen(max_seq), still on the old list
@@ -101,7 +101,7 @@ def test_scan_at_most_max_lru_batch_and_moves_promoted() -> None:
 def test_scan_protects_higher_tiers_to_min_seq_plus_one() -> None:
     m = host_machine(1000)
     pages = four_gens(m, 1000)
-    lv = m.lruvec
+    lv = m.mglru().lruvec
     tier1 = pages[:30]            # refs 2 -> tier 1
     lazy = pages[30:40]           # refs 4 + workingset: lazily promoted
     lv.refs[tier1] = 2
@@ -122,7 +122,7 @@ def test_scan_protects_higher_tiers_to_min_seq_plus_one() -> None:
 def test_scan_tier_idx_one_isolates_tier_one() -> None:
     m = host_machine(1000)
     pages = four_gens(m, 1000)
-    m.lruvec.refs[pages[:30]] = 2
+    m.mglru().lruvec.refs[pages[:30]] = 2
     iso, res = scan(m, 10**6, tier_idx=1)
     assert iso.tolist() == list(range(64))
     assert res.sorted == 0
@@ -131,8 +131,8 @@ def test_scan_tier_idx_one_isolates_tier_one() -> None:
 def test_scan_needs_more_than_two_generations() -> None:
     m = host_machine(1000)
     fault_in(m, np.arange(100, dtype=np.int64))
-    m.lruvec.try_to_inc_min_seq()
-    assert m.lruvec.nr_gens == 2
+    m.mglru().lruvec.try_to_inc_min_seq()
+    assert m.mglru().lruvec.nr_gens == 2
     iso, res = scan(m, 10**6, tier_idx=3)
     assert len(iso) == 0 and res.scanned == 0
 
@@ -160,12 +160,12 @@ def kernel_window(pivot: int, vm_start_pg: int, vm_end_pg: int) -> tuple[int, in
 
 def observed_window(m: Machine, pivot: int) -> set[int]:
     """Make every PTE young, isolate the pivot, look around, see which A bits got cleared."""
-    lv, pt = m.lruvec, m.pt
+    lv, pt = m.mglru().lruvec, m.host.pt
     pt.young[pt.present] = True
     if lv.gen[pivot] >= 0:
         lv.del_folios(np.array([pivot], dtype=np.int64))
-    mm = int(m.eviction.mm_of_page[pivot])
-    m.eviction.lru_gen_look_around(pivot, mm, m.notifiers.get(mm), Work())
+    mm = int(m.mglru().eviction.mm_of_page[pivot])
+    m.mglru().eviction.lru_gen_look_around(pivot, mm, m.host.notifiers.get(mm), Work())
     cleared = set(np.flatnonzero(pt.present & ~pt.young).tolist())
     assert pivot not in cleared  # the isolated pivot folio itself is skipped
     return cleared
@@ -217,20 +217,20 @@ def test_look_around_single_page_window_does_nothing() -> None:
 def test_look_around_two_sighting_promotion_and_bloom_feedback() -> None:
     m = host_machine(2048)
     pages = four_gens(m, 2048)
-    lv, pt, aging = m.lruvec, m.pt, m.aging
+    lv, pt, aging = m.mglru().lruvec, m.host.pt, m.mglru().aging
     aging.bloom.reset(lv.max_seq)  # allocate the filter look-around feeds
     pivot = 512 + 100
     lv.del_folios(np.array([pivot]))
     window = np.arange(512 + 68, 512 + 132)
     neigh = window[window != pivot]
     pt.young[window] = True
-    m.eviction.lru_gen_look_around(pivot, 0, None, Work())
+    m.mglru().eviction.lru_gen_look_around(pivot, 0, None, Work())
     assert np.all(lv.refs[neigh] == 1)  # first sighting: PG_referenced only
     assert np.all(lv.gen[neigh] == lru_gen_from_seq(2))
     item = pmd_item(0, np.array([1]))
     assert aging.bloom.test(lv.max_seq, item).all()  # 64 young of 64: dense
     pt.young[window] = True
-    m.eviction.lru_gen_look_around(pivot, 0, None, Work())
+    m.mglru().eviction.lru_gen_look_around(pivot, 0, None, Work())
     assert np.all(lv.gen[neigh] == lru_gen_from_seq(lv.max_seq))  # second: promoted
     assert np.all(lv.workingset[neigh])
     assert np.all(lv.lst[neigh] == lru_gen_from_seq(2))  # lazily: not moved yet
@@ -243,12 +243,12 @@ def test_look_around_bloom_threshold(young_neighbours: int, inserted: bool) -> N
     # suitable_to_scan(64 PTEs, 1 + young): (1 + young) * 8 >= 64  iff  young >= 7
     m = host_machine(1024)
     four_gens(m, 1024)
-    lv, pt, aging = m.lruvec, m.pt, m.aging
+    lv, pt, aging = m.mglru().lruvec, m.host.pt, m.mglru().aging
     aging.bloom.reset(lv.max_seq)
     pivot = 512 + 200
     lv.del_folios(np.array([pivot]))
     pt.young[pivot + 1: pivot + 1 + young_neighbours] = True
-    m.eviction.lru_gen_look_around(pivot, 0, None, Work())
+    m.mglru().eviction.lru_gen_look_around(pivot, 0, None, Work())
     assert bool(aging.bloom.test(lv.max_seq, pmd_item(0, np.array([1])))[0]) is inserted
     assert not aging.bloom.test(lv.max_seq, pmd_item(0, np.array([0])))[0]
 
@@ -258,12 +258,12 @@ def test_look_around_bloom_threshold(young_neighbours: int, inserted: bool) -> N
 def test_evict_reclaims_unreferenced_and_puts_back_referenced() -> None:
     m = host_machine(2000)
     pages = four_gens(m, 2000)
-    lv, pt, ws = m.lruvec, m.pt, m.workingset
+    lv, pt, ws = m.mglru().lruvec, m.host.pt, m.mglru().workingset
     keep = pages[:10]     # young PTE, first sighting -> KEEP at max_seq - 1
     act = pages[10:15]    # young PTE, PG_referenced already -> ACTIVATE at max_seq
     lv.refs[act] = 1
     pt.young[np.r_[keep, act]] = True
-    res = m.eviction.evict_folios(10**6, Work())
+    res = m.mglru().eviction.evict_folios(10**6, Work())
     assert (res.isolated, res.rmap_walks) == (64, 64)
     assert (res.kept, res.activated, res.reclaimed) == (10, 5, 49)
     assert lv.max_seq == 5
@@ -285,12 +285,12 @@ def test_evict_rejected_folios_not_put_in_oldest_generation() -> None:
     m = host_machine(1000)
     pages = np.arange(64, dtype=np.int64)
     fault_in(m, pages)
-    lv, pt = m.lruvec, m.pt
+    lv, pt = m.mglru().lruvec, m.host.pt
     lv.try_to_inc_min_seq()
     lv.inc_max_seq(1)  # seqs 2 (64 folios), 3 (empty), 4 (empty)
     pt.young[:] = False
     pt.young[:3] = True  # first sighting -> KEEP
-    res = m.eviction.evict_folios(10**6, Work())
+    res = m.mglru().eviction.evict_folios(10**6, Work())
     # isolating all of seq 2 lets try_to_inc_min_seq reach max_seq - 1: only 2 gens left
     assert (lv.min_seq, lv.max_seq) == (3, 4)
     assert res.scanned == 0  # forces aging
@@ -306,25 +306,25 @@ def test_evict_vm_pages_zaps_sptes_and_flushes_tlbs() -> None:
                              "host": {"memory": "48MiB"},
                              "vm": {"memory": "8MiB", "vcpus": 2}})
     m = Machine(sc)
-    assert m.backend is not None
+    assert m.vms[0].backend is not None
     n = 1000
     pages = np.arange(n, dtype=np.int64)
     fault_in(m, pages)
-    m.backend.sptes.map(pages, np.zeros(n, dtype=bool))
-    m.tlbs.fill(0, pages[:100])
-    m.tlbs.fill(1, pages[:100])
-    lv = m.lruvec
+    m.vms[0].backend.sptes.map(pages, np.zeros(n, dtype=bool))
+    m.vms[0].tlbs.fill(0, pages[:100])
+    m.vms[0].tlbs.fill(1, pages[:100])
+    lv = m.mglru().lruvec
     lv.try_to_inc_min_seq()
     lv.inc_max_seq(1)
     lv.inc_max_seq(2)
-    m.pt.young[:] = False
-    m.backend.sptes.young[:] = False  # nothing referenced: all 64 are reclaimed
-    res = m.eviction.evict_folios(10**6, Work())
+    m.host.pt.young[:] = False
+    m.vms[0].backend.sptes.young[:] = False  # nothing referenced: all 64 are reclaimed
+    res = m.mglru().eviction.evict_folios(10**6, Work())
     assert res.reclaimed == 64
     gone = pages[:64]
-    assert not m.backend.sptes.present[gone].any()
-    assert m.backend.sptes.present[pages[64:]].all()
-    cached = set(m.tlbs.cached().tolist())
+    assert not m.vms[0].backend.sptes.present[gone].any()
+    assert m.vms[0].backend.sptes.present[pages[64:]].all()
+    cached = set(m.vms[0].tlbs.cached().tolist())
     assert not cached & set(gone.tolist())
     assert set(range(64, 100)) <= cached
-    m._check()  # whole-machine invariants (SPTE only for present PTEs, TLB only for SPTEs)
+    check_host(m.host)  # whole-host invariants (SPTE only for present PTEs, TLB only for SPTEs)

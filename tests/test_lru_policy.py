@@ -52,10 +52,10 @@ def test_lru_policy_in_the_simulator_counts_misses_exactly() -> None:
     # replay the task's stream: a fresh workload from the same named stream
     replay = Machine(scenario_from_dict(doc))
     assert replay.task_workload is not None
-    ref = ExactLru(m.limit_pages)
+    ref = ExactLru(m.host.memcg.limit_pages)
     misses = 0
     for _ in range(accesses // 256):
         rel, _w = replay.task_workload.next_batch(0, 256)
-        misses += len(ref.access(rel + m.pt.regions[0].start)[0])
+        misses += len(ref.access(rel + m.host.pt.regions[0].start)[0])
     assert data.counters.faults_first_touch + data.counters.refaults == misses
-    assert len(m.exact_lru or []) <= m.limit_pages
+    assert len(m.policy.lru) <= m.host.memcg.limit_pages

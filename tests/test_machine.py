@@ -91,7 +91,7 @@ def test_conservation_and_invariants() -> None:
     m = Machine(sc)
     data = m.run()  # check_invariants is on: any violation raises
     c = data.counters
-    lv, pt = m.lruvec, m.pt
+    lv, pt = m.mglru().lruvec, m.host.pt
     resident = int((lv.gen >= 0).sum())
     swapped = int(pt.swapped.sum())
     untouched = int((pt.mapped & ~pt.present & ~pt.swapped).sum())
@@ -152,9 +152,9 @@ def test_host_task_beside_vm() -> None:
     data = m.run()
     c = data.counters
     assert c.host_task_accesses > 0 and c.accesses > 0
-    task = m.pt.region_of(m.mm_ids["task"])
+    task = m.host.pt.region_of(m.host.mm_ids["task"])
     assert task.start % 512 == 0 and task.start >= sc.guest_pages
-    assert m.pt.present[task.start:task.end].any()
+    assert m.host.pt.present[task.start:task.end].any()
 
 
 @pytest.mark.parametrize("lock", ["write", "none"])

@@ -23,16 +23,16 @@ DOC: dict[str, Any] = {
 def test_two_vms_and_a_task_share_the_memcg() -> None:
     m = Machine(scenario_from_dict(DOC))
     assert [vm.name for vm in m.vms] == ["vm0", "arm"]
-    assert [r.name for r in m.pt.regions] == ["vm0", "arm", "task"]
+    assert [r.name for r in m.host.pt.regions] == ["vm0", "arm", "task"]
     # regions do not overlap and start on PTE-table boundaries
-    starts = [r.start for r in m.pt.regions]
+    starts = [r.start for r in m.host.pt.regions]
     assert all(s % 512 == 0 for s in starts) and starts == sorted(starts)
     data = m.run()
     # an actor charges its quantum's faults, then stalls at the limit: the overshoot is
     # bounded by one quantum per actor
     quanta = sum(vm.cfg.vcpus * vm.cfg.quantum_accesses for vm in m.vms) \
         + m.sc.task.quantum_accesses
-    assert m.resident() <= m.limit_pages + quanta
+    assert m.host.resident() <= m.host.memcg.limit_pages + quanta
     assert data.counters.evictions > 0
     per_vm = data.vm_counters
     assert per_vm["vm0"].accesses > 0 and per_vm["arm"].accesses > 0

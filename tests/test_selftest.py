@@ -164,7 +164,7 @@ def test_overlap_every_vcpu_touches_everything() -> None:
     test = AccessTracking(selftest_scenario(params), params)
     r = test.run()
     assert r.passed
-    c = test.m.counters
+    c = test.m.host.counters
     pages = params.test_pages
     # 5 access phases, each vCPU touching all of the test memory; populating faults each once
     assert c.accesses == 5 * 2 * pages

@@ -31,14 +31,14 @@ def test_memory_does_not_grow_with_simulated_time() -> None:
         for t_ms in (400, 800, 1199):
             yield m.env.timeout(t_ms * 1_000_000 - m.now())
             rows = len(m.data.timeseries) + len(m.data.passes)
-            marks.append((tracemalloc.get_traced_memory()[0], rows, m.counters.aging_passes))
+            marks.append((tracemalloc.get_traced_memory()[0], rows, m.host.counters.aging_passes))
 
     m.env.process(probe())
     m.run()
     tracemalloc.stop()
-    assert m.pt.nr_pages == 1 << 20
+    assert m.host.pt.nr_pages == 1 << 20
     (mid, rows_mid, passes_mid), _, (end, rows_end, passes_end) = marks
     assert passes_end - passes_mid >= 10  # many aging passes happened in the window
-    assert m.counters.evictions > 0
+    assert m.host.counters.evictions > 0
     budget = (rows_end - rows_mid) * ROW_BUDGET + 2 * 2**20
     assert end - mid <= budget, f"grew {end - mid} bytes over {passes_end - passes_mid} passes"

@@ -15,11 +15,11 @@ Use :func:`make_workload`; :data:`WORKLOADS` and :func:`describe_workloads` serv
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from workloads.base import Batch, PageArray, Workload, WorkloadKind, WriteArray
+from workloads.base import Batch, PageArray, Workload, WorkloadKind, WorkloadTable, WriteArray
 from workloads.hotcold import HotColdWorkload
 from workloads.memstress import MemstressWorkload
 from workloads.scan_mix import ScanMixWorkload
@@ -28,9 +28,6 @@ from workloads.trace import TraceWorkload
 from workloads.uniform import UniformWorkload
 from workloads.ycsb_zipf import YcsbZipfWorkload
 from workloads.zipf import ZipfWorkload
-
-if TYPE_CHECKING:
-    from simulator.config import WorkloadConfig
 
 WORKLOADS: dict[str, type[WorkloadKind[Any]]] = {
     cls.name: cls for cls in (ZipfWorkload, UniformWorkload, SequentialWorkload,
@@ -42,7 +39,7 @@ streams, seed)``, ``params`` an instance of its ``Params``). The order is the or
 ``mglru-sim list workloads`` and of the ``[workload]`` keys."""
 
 
-def make_workload(cfg: WorkloadConfig, pages: int, streams: int,
+def make_workload(cfg: WorkloadTable, pages: int, streams: int,
                   seed: np.random.SeedSequence) -> Workload:
     """Build the workload ``cfg.kind`` over ``pages`` pages with ``streams`` streams.
 

@@ -129,7 +129,21 @@ class RankedParams(StreamParams, Protocol):
 
 
 P = TypeVar("P")
+T = TypeVar("T")
 SP = TypeVar("SP", bound=StreamParams)
+
+
+class WorkloadTable(Protocol):
+    """What a workload is built from: a ``[workload]`` table
+    (:class:`simulator.config.WorkloadConfig`, which this package does not import: the
+    configuration builds its keys from the workload registry)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def params_as(self, cls: type[T]) -> T:
+        """The parameters ``cls`` declares, with the table's values."""
+        ...
 RP = TypeVar("RP", bound=RankedParams)
 
 
@@ -265,6 +279,7 @@ __all__ = [
     "StreamWorkload",
     "Workload",
     "WorkloadKind",
+    "WorkloadTable",
     "WriteArray",
     "check_stream_params",
     "check_theta",

@@ -37,7 +37,7 @@ import operator
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -53,10 +53,7 @@ from simulator.traces import (
 )
 from simulator.units import PAGE_SIZE
 from workloads import params as shared
-from workloads.base import Batch, PageArray, WorkloadKind, stream_generators
-
-if TYPE_CHECKING:
-    from simulator.config import WorkloadConfig
+from workloads.base import Batch, PageArray, WorkloadKind, WorkloadTable, stream_generators
 
 _Part = tuple[PageArray, npt.NDArray[np.bool_] | None]
 
@@ -77,14 +74,14 @@ def trace_reader(opts: TraceOptions) -> TraceReader:
     return open_trace(opts.path, opts)
 
 
-def required_pages(cfg: WorkloadConfig) -> int:
+def required_pages(cfg: WorkloadTable) -> int:
     """Distinct pages of a trace workload's trace (one pass): the smallest region that
     replays it."""
     opts = cfg.params_as(TraceParams)
     return summarize(trace_reader(opts), opts.remap, opts.chunk).distinct_pages
 
 
-def required_memory(cfg: WorkloadConfig, granule: int = 512 * PAGE_SIZE) -> int:
+def required_memory(cfg: WorkloadTable, granule: int = 512 * PAGE_SIZE) -> int:
     """Bytes of a region that holds the trace's distinct pages, rounded up to ``granule``
     (2 MiB: whole PTE tables, as ``vm.memory`` needs)."""
     return math.ceil(required_pages(cfg) * PAGE_SIZE / granule) * granule

@@ -196,14 +196,14 @@ def measure_aging(design: str, repeats: int = 5) -> CaseResult:
     """
     from simulator.config import load_scenario
     from simulator.machine import Machine
-    from simulator.mm.fault import handle_faults
 
     sc = load_scenario(AGING_SCENARIO, [f"mglru.notifier={design}"])
     m = Machine(sc)
     vm = m.vms[0]
     pages = np.arange(vm.region.start, vm.region.end, dtype=np.int64)
     no_writes = np.zeros(len(pages), dtype=bool)
-    handle_faults(m.pt, m.lruvec, m.workingset, pages, no_writes)
+    policy = m.mglru()
+    policy.fault_in(pages, no_writes)
     vm.backend.sptes.map(pages, no_writes)
     rng = np.random.default_rng(sc.sim.seed)
     walls: list[float] = []
@@ -211,11 +211,11 @@ def measure_aging(design: str, repeats: int = 5) -> CaseResult:
     first: dict[str, Any] = {}
     with Stopwatch() as sw:
         for i in range(repeats):
-            m.pt.young[pages] = False  # guest accesses set only the secondary A bits
+            m.host.pt.young[pages] = False  # guest accesses set only the secondary A bits
             vm.backend.sptes.young[pages] = rng.random(len(pages)) < 0.5
-            m.truth.record_access(pages[vm.backend.sptes.young[pages]])
+            m.host.truth.record_access(pages[vm.backend.sptes.young[pages]])
             c0, t0 = time.process_time(), time.perf_counter()
-            walker = m.aging.try_to_inc_max_seq(m.lruvec.max_seq, True, m.now)
+            walker = policy.aging.try_to_inc_max_seq(policy.lruvec.max_seq, True, m.now)
             while True:
                 try:
                     next(walker)

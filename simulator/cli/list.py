@@ -1,7 +1,7 @@
-"""``mglru-sim list backends|workloads|scenarios|keys``: what exists, one line each.
+"""``mglru-sim list backends|workloads|policies|scenarios|keys``: what exists, one line each.
 
-Every list comes from where the thing is declared: the backend and workload registries, the
-scenario files under ``scenarios/``, the configuration's keys.
+Every list comes from where the thing is declared: the backend, workload and policy registries,
+the scenario files under ``scenarios/``, the configuration's keys.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from simulator.cli.args import Subparsers
 from simulator.config import describe_keys, read_toml
 
 SCENARIO_DIR = Path("scenarios")
-LISTS = ("backends", "workloads", "scenarios", "keys")
+LISTS = ("backends", "workloads", "policies", "scenarios", "keys")
 
 
 def register(sub: Subparsers) -> None:
-    p = sub.add_parser("list", help="list backends, workloads, scenarios or scenario keys")
+    p = sub.add_parser("list", help="list backends, workloads, policies, scenarios or scenario "
+                                    "keys")
     p.add_argument("what", choices=LISTS)
     p.set_defaults(func=command)
 
@@ -39,6 +40,9 @@ def rows(what: str) -> list[tuple[str, str]]:
     if what == "workloads":
         from workloads import describe_workloads
         return describe_workloads()
+    if what == "policies":
+        from simulator.policies import describe_policies
+        return describe_policies()
     if what == "scenarios":
         return _scenarios()
     return [(k, f"{d}  {doc}") for k, d, doc in describe_keys()]

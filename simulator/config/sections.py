@@ -1,11 +1,12 @@
 """The sections of a scenario file as frozen dataclasses, with every default.
 
 Each field is declared with :func:`simulator.params.param` (default, choices or range, doc).
-Choices that name registered things come from their registries: ``vm.backend`` from the KVM
-backends, ``mglru.notifier`` from the notifier designs, ``[workload]`` from the workloads
-(:mod:`.workload`). A key that one registry entry alone reads (``vm.hw_af``: arm64;
-``mglru.unreliable_fallback``: the bitmap design) is declared in that entry's parameters and
-only exposed here (:func:`_owned`), so the model keeps reading it as a plain attribute.
+Choices that name registered things come from their registries: ``host.policy`` from the
+replacement policies, ``vm.backend`` from the KVM backends, ``mglru.notifier`` from the notifier
+designs, ``[workload]`` from the workloads (:mod:`.workload`). A key that one registry entry
+alone reads (``vm.hw_af``: arm64; ``mglru.unreliable_fallback``: the bitmap design) is declared
+in that entry's parameters and only exposed here (:func:`_owned`), so the model keeps reading
+it as a plain attribute.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from simulator.costs import CostConfig
 from simulator.kvm.backends import BACKENDS
 from simulator.kvm.notifier import NOTIFIER_DESIGNS
 from simulator.params import merge_keys, param
+from simulator.policies import POLICIES
 from simulator.units import PAGE_SIZE
 
 AGING_LOCKS = ("auto", "write", "read", "none", "rmap")
@@ -61,9 +63,8 @@ class HostConfig:
                              doc="kswapd wakes when free memory falls below this fraction")
     wmark_high: float = param(0.02, lo=0.0, hi=0.5,
                               doc="kswapd reclaims until free memory reaches this fraction")
-    policy: str = param("mglru", choices=("mglru", "lru"),
-                        doc="page replacement: mglru, or lru (exact LRU over every access, "
-                            "the yardstick)")
+    policy: str = param("mglru", choices=tuple(POLICIES),
+                        doc="page replacement policy (mglru-sim list policies)")
 
 
 @dataclass(frozen=True, slots=True)

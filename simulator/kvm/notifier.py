@@ -182,6 +182,9 @@ class NotifierDesign:
         self.ops.backend.unmap(pages, work)
         self.ops.tlbs.invalidate(pages)
 
+    def clear_flush_young(self, pages: IntArray, work: Work) -> BoolArray:
+        return self.ops.clear_flush_young_pages(pages, work)
+
     # the three consultation points each design defines (simulator.mm.notify.SecondaryMmu)
     def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
         raise NotImplementedError

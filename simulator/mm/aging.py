@@ -127,9 +127,7 @@ class Aging:
         """``walk_pmd_range`` + ``walk_pte_range`` over a run of PTE tables of one mm."""
         work = Work()
         stats = MmStats()
-        costs = self.costs
-        pt, lruvec = self.pt, self.lruvec
-        notifier = self.notifiers.get(mm_id)
+        costs, pt = self.costs, self.pt
         work.cpu_ns += len(tables) * costs.pmd_scan_ns
         allocated = pt.table_allocated[tables]
         stats.leaf_total += int((~allocated).sum())  # !pmd_present: MM_LEAF_TOTAL++
@@ -140,9 +138,18 @@ class Aging:
             keep = self.bloom.test(result.seq, items)
             tables, items = tables[keep], items[keep]
         stats.nonleaf_found += len(tables)
-        if len(tables) == 0:
-            self._account(result, stats)
-            return work
+        if len(tables):
+            self._walk_pte_range(self.notifiers.get(mm_id), tables, items, result, work, stats)
+        self._account(result, stats)
+        return work
+
+    def _walk_pte_range(self, notifier: SecondaryMmu | None, tables: np.ndarray,
+                        items: np.ndarray, result: WalkResult, work: Work,
+                        stats: MmStats) -> None:
+        """``walk_pte_range`` over PTE tables that passed the Bloom filter: test-and-clear
+        the A bits (asking the secondary MMU as the design says), promote young folios,
+        feed the next filter and score every verdict."""
+        costs, pt, lruvec = self.costs, self.pt, self.lruvec
         pages = (tables[:, None] * PTRS_PER_PTE + _OFFSETS[None, :])
         # A run of consecutive tables (every force_scan walk, most filtered ones) is one slice
         # of each per-page array: read it through views instead of gathering page by page.
@@ -188,8 +195,6 @@ class Aging:
         else:
             decided, verdicts = pages[on_lru], young[on_lru]
         result.confusion.add(self.truth.score(decided, verdicts, "walk"))
-        self._account(result, stats)
-        return work
 
     def _account(self, result: WalkResult, stats: MmStats) -> None:
         for target in (result.stats, self.mm_stats):

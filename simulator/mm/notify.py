@@ -11,6 +11,8 @@ Protocol, at the three places mm/vmscan.c and mm/rmap.c consult secondary MMUs:
   ``lru_gen_look_around`` / ``ptep_clear_flush_young_notify`` / v3's ``should_look_around``),
   which also decides whether look-around may proceed;
 - ``window_young``: the look-around window around a young pivot;
+- ``clear_flush_young``: ``ptep_clear_flush_young_notify`` from the classic LRU's rmap walk
+  (``folio_referenced_one`` with lru_gen disabled): one call per mapped PTE;
 - ``invalidate_range``: ``mmu_notifier_invalidate_range_start`` when reclaim unmaps a page.
 
 Every method test-and-clears the secondary A bits it reports young, and charges its calls to
@@ -48,6 +50,11 @@ class SecondaryMmu(Protocol):
 
     def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
         """Secondary young bits (cleared) of ``candidates`` in a look-around window."""
+        ...
+
+    def clear_flush_young(self, pages: IntArray, work: Work) -> BoolArray:
+        """One ``clear_flush_young`` per page (the notifier op itself, whatever the MGLRU
+        design): the secondary young bits, cleared."""
         ...
 
     def invalidate_range(self, pages: IntArray, work: Work) -> None: ...

@@ -54,3 +54,52 @@ class Workingset:
         lruvec.workingset[rp] = self.token_ws[rp]
         self.token_seq[pages] = -1
         return recent
+
+
+class ClassicWorkingset:
+    """Shadow entries of the classic active/inactive LRU (mm/workingset.c, lru_gen disabled).
+
+    ``workingset_eviction`` stores the lruvec's non-resident age (``nonresident_age``, a clock
+    that ticks once per eviction and once per activation) and the folio's PG_workingset.
+    ``workingset_refault`` measures the refault distance, ``age now − age at eviction``: the
+    pages that left or were activated meanwhile. A refault is *recent* when the distance is at
+    most the workingset size; for an anonymous refault with swap that is the active anon list
+    (``workingset_test_recent``, 6.x: active file + inactive file + active anon, and there is
+    no file list here). A recent refault is activated (PG_active), ticks the clock and counts
+    in ``WORKINGSET_ACTIVATE``; with the shadow's workingset bit it also regains PG_workingset
+    (``WORKINGSET_RESTORE``). ``bucket_order`` is 0 (the age fits the shadow entry).
+    """
+
+    def __init__(self, nr_pages: int) -> None:
+        self.token_age = np.full(nr_pages, -1, dtype=np.int64)
+        self.token_ws = np.zeros(nr_pages, dtype=bool)
+        self.nonresident_age = 0
+        self.activate = 0
+        """``WORKINGSET_ACTIVATE_ANON``: recent refaults (drives ``may_deactivate``)."""
+
+    def workingset_eviction(self, pages: IntArray, workingset: BoolArray) -> None:
+        """Evict ``pages`` in order: each stores the age before its own tick."""
+        self.token_age[pages] = self.nonresident_age + np.arange(len(pages), dtype=np.int64)
+        self.token_ws[pages] = workingset
+        self.nonresident_age += len(pages)
+
+    def workingset_activation(self, nr_pages: int) -> None:
+        """``workingset_age_nonresident`` for folios put back active."""
+        self.nonresident_age += nr_pages
+
+    def workingset_refault(self, pages: IntArray,
+                           active_size: int) -> tuple[BoolArray, BoolArray]:
+        """Refaults of ``pages`` (all evaluated against the clock and list size at the start of
+        the batch, the quantum's order approximation): returns (activate, restore
+        PG_workingset)."""
+        if len(pages) == 0:
+            empty = np.zeros(0, dtype=bool)
+            return empty, empty
+        token = self.token_age[pages]
+        recent = (token >= 0) & (self.nonresident_age - token <= active_size)
+        restore = recent & self.token_ws[pages]
+        n = int(np.count_nonzero(recent))
+        self.nonresident_age += n
+        self.activate += n
+        self.token_age[pages] = -1
+        return recent, restore

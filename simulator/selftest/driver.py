@@ -180,10 +180,11 @@ class AccessTracking:
         params.check()
         self.params = params
         self.m = Machine(sc)
+        self.lruvec = self.m.mglru().lruvec
         self.vm = self.m.vms[0]
         self.env = self.m.env
         self.quantum = self.vm.cfg.quantum_accesses
-        self.page_idle = (PageIdle(self.m.pt, self.vm.design.ops, self.m.truth)
+        self.page_idle = (PageIdle(self.m.host.pt, self.vm.design.ops, self.m.host.truth)
                           if params.mode == "page_idle" else None)
         self.vcpu_done_ns = np.zeros(params.vcpus, dtype=np.int64)
         self.last_gen = -1
@@ -200,7 +201,7 @@ class AccessTracking:
         self.result.phases.append(Phase(name, ns))
         self.emit(phase_line(name, ns))
         self.m.data.lru_gen.append(f"# after {name!r}, t_ns={self.m.now()}\n"
-                                   + lru_gen_show(self.m.lruvec, self.m.now()))
+                                   + lru_gen_show(self.lruvec, self.m.now()))
 
     def _too_many_idle(self, idle: int, total: int, vcpu_idx: int) -> None:
         """``too_many_idle_pages``: fail, or with ``-w`` warn."""
@@ -282,7 +283,7 @@ class AccessTracking:
         later passes always move accessed pages to a newer generation."""
         start = self.m.now()
         yield from self._age()
-        stats = read_memcg_stats(self.m.lruvec, self.m.now())
+        stats = read_memcg_stats(self.lruvec, self.m.now())
         total = self.params.test_pages
         if sum_for_gen(stats, -1) < total:
             raise SelftestFailure(f"Not all pages accounted for (looking for {total}). "
@@ -291,7 +292,7 @@ class AccessTracking:
 
     def _find_generation(self) -> int:
         """``find_generation``: the generation with 90 % of the pages, else (``-w``) 50 %."""
-        stats = read_memcg_stats(self.m.lruvec, self.m.now())
+        stats = read_memcg_stats(self.lruvec, self.m.now())
         total = self.params.test_pages
         gen = find_generation(stats, total * 9 // 10)
         if gen >= 0:
@@ -319,7 +320,7 @@ class AccessTracking:
         ns = self.m.now() - start
         new_gen = self._find_generation()
         if new_gen <= self.last_gen:
-            stats = read_memcg_stats(self.m.lruvec, self.m.now())
+            stats = read_memcg_stats(self.lruvec, self.m.now())
             idle = sum_for_gen(stats, self.last_gen)
             total = self.params.test_pages
             self._too_many_idle(min(idle, total), total, -1)
@@ -350,7 +351,7 @@ class AccessTracking:
         """Time a host thread's step of notifier calls under the backend's aging lock."""
         groups = self.vm.backend.pending.take().groups
         wait = yield from self.vm.lock.step_groups(actor, "aging", work.cpu_ns, groups)
-        c = self.m.counters
+        c = self.m.host.counters
         c.aging_work.add(work)
         c.aging_cpu_ns += work.cpu_ns + wait
 
