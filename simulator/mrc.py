@@ -148,11 +148,12 @@ class OnePass:
 
 def replay_once(sc: Scenario, records: int) -> Replay:
     """Replay the task's trace once under ``sc`` (in this process)."""
+    from simulator.host import TASK_MM
     from simulator.machine import Machine
     from simulator.output.summary import summary_row
 
     def one_pass(actor: str, workload: Any, env: Any) -> Any:
-        return OnePass(workload, records, env) if actor == "task" else workload
+        return OnePass(workload, records, env) if actor == TASK_MM else workload
 
     if not sc.task_pages:
         raise RuntimeError("the scenario has no host-task workload to replay")
