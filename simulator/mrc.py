@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,10 +208,13 @@ def lru_miss_ratios(pages: npt.NDArray[np.uint64],
     return ratios, time.perf_counter() - t0
 
 
-def mglru_replays(tp: TracePass, jobs: int, quantum_set: bool) -> tuple[dict[int, Replay],
-                                                                         list[str]]:
+def mglru_replays(tp: TracePass, jobs: int,
+                  overrides: Sequence[str] = ()) -> tuple[dict[int, Replay], list[str]]:
     """One MGLRU replay per size, ``jobs`` at a time: the replays and the warnings to show
-    (a size whose scenario is invalid, a replay cut short by ``sim.duration_ms``)."""
+    (a size whose scenario is invalid, a replay cut short by ``sim.duration_ms``).
+    ``overrides`` are the ``--set`` of :func:`read_trace` (one of ``task.quantum_accesses``
+    keeps the quantum from being sized to the cache)."""
+    quantum_set = any(s.split("=", 1)[0].strip() == "task.quantum_accesses" for s in overrides)
     warnings: list[str] = []
     scenarios: dict[int, Scenario] = {}
     for size in tp.sizes:

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from simulator.cli.args import Subparsers
-from simulator.config import describe_keys, read_toml
+from simulator.config import describe_keys, describe_scenarios
 
 SCENARIO_DIR = Path("scenarios")
 LISTS = ("backends", "workloads", "policies", "scenarios", "keys")
@@ -21,15 +21,6 @@ def register(sub: Subparsers) -> None:
                                     "keys")
     p.add_argument("what", choices=LISTS)
     p.set_defaults(func=command)
-
-
-def _scenarios() -> list[tuple[str, str]]:
-    """Each scenario file and the first line of its description."""
-    rows = []
-    for path in sorted(SCENARIO_DIR.rglob("*.toml")):
-        description = str(read_toml(path).get("description", "")).strip()
-        rows.append((str(path), description.splitlines()[0] if description else ""))
-    return rows
 
 
 def rows(what: str) -> list[tuple[str, str]]:
@@ -44,7 +35,7 @@ def rows(what: str) -> list[tuple[str, str]]:
         from simulator.policies import describe_policies
         return describe_policies()
     if what == "scenarios":
-        return _scenarios()
+        return describe_scenarios(SCENARIO_DIR)
     return [(k, f"{d}  {doc}") for k, d, doc in describe_keys()]
 
 

@@ -78,9 +78,7 @@ def command(args: argparse.Namespace) -> int:
     lru, mattson_s = lru_miss_ratios(tp.pages, tp.sizes)
     replays: dict[int, Replay] = {}
     if not args.no_mglru:
-        quantum_set = any(s.split("=", 1)[0].strip() == "task.quantum_accesses"
-                          for s in args.set)
-        replays, warnings = mglru_replays(tp, args.jobs, quantum_set)
+        replays, warnings = mglru_replays(tp, args.jobs, args.set)
         for warning in warnings:
             print(f"mglru-sim: warning: {warning}", file=sys.stderr)
     frame = mrc_frame(tp.sizes, lru, replays)

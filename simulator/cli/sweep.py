@@ -18,7 +18,6 @@ from simulator.cli.args import (
     add_set,
     invariant_overrides,
 )
-from simulator.config import parse_override
 
 if TYPE_CHECKING:
     from simulator.sweep import Sweep
@@ -56,15 +55,6 @@ def register(sub: Subparsers) -> None:
     p.set_defaults(func=command)
 
 
-def _warn_shadowed(sweep: Sweep, overrides: list[str]) -> None:
-    """``--set`` changes the base, so a swept key's --set value never reaches any run."""
-    for text in overrides:
-        key, _ = parse_override(text)
-        if key in sweep.keys:
-            print(f"mglru-sim: warning: --set {key}: the key is swept; its [sweep] values "
-                  "replace this one", file=sys.stderr)
-
-
 def _print_runs(sweep: Sweep) -> None:
     for p in sweep.points:
         shown = "  ".join(f"{k}={v}" for k, v in p.factors.items())
@@ -74,10 +64,12 @@ def _print_runs(sweep: Sweep) -> None:
 def command(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (every command) does not load the model.
     from simulator.resources import check_parallel
-    from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep
+    from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep, shadowed
 
     sweep = load_sweep(args.scenario, [*args.set, *invariant_overrides(args.check_invariants)])
-    _warn_shadowed(sweep, args.set)
+    for key in shadowed(sweep, args.set):
+        print(f"mglru-sim: warning: --set {key}: the key is swept; its [sweep] values "
+              "replace this one", file=sys.stderr)
     if args.engine == "local":
         check_parallel([p.scenario for p in sweep.points], args.max_memory, args.jobs)
     if args.dry_run:

@@ -24,7 +24,12 @@ from simulator.config.overrides import (
     parse_override,
     set_dotted,
 )
-from simulator.config.parse import load_scenario, read_toml, scenario_from_dict
+from simulator.config.parse import (
+    describe_scenarios,
+    load_scenario,
+    read_toml,
+    scenario_from_dict,
+)
 from simulator.config.sections import (
     ExtraVmConfig,
     HostConfig,
@@ -43,7 +48,7 @@ from simulator.units import PAGE_SIZE, parse_size
 __all__ = [
     "PAGE_SIZE", "ConfigError", "CostConfig", "ExtraVmConfig", "HostConfig", "MglruConfig",
     "Scenario", "SimConfig", "TaskConfig", "VmConfig", "WorkloadConfig", "apply_overrides",
-    "copy_document", "describe_keys", "key_at", "load_scenario", "parse_override",
-    "parse_size", "read_toml", "run_id_of", "scenario_from_dict", "set_dotted", "to_dict",
-    "to_toml", "toml_string",
+    "copy_document", "describe_keys", "describe_scenarios", "key_at", "load_scenario",
+    "parse_override", "parse_size", "read_toml", "run_id_of", "scenario_from_dict",
+    "set_dotted", "to_dict", "to_toml", "toml_string",
 ]

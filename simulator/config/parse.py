@@ -159,6 +159,15 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(str(p), "", f"TOML syntax error: {e}") from None
 
 
+def describe_scenarios(folder: Path) -> list[tuple[str, str]]:
+    """Each scenario file below ``folder`` and the first line of its description."""
+    rows = []
+    for path in sorted(folder.rglob("*.toml")):
+        description = str(read_toml(path).get("description", "")).strip()
+        rows.append((str(path), description.splitlines()[0] if description else ""))
+    return rows
+
+
 def load_scenario(path: str | Path, overrides: Sequence[str] = (),
                   seed: int | None = None) -> Scenario:
     """Read, override, validate and build a scenario file."""
@@ -168,4 +177,5 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
     return scenario_from_dict(doc, str(path))
 
 
-__all__ = ["build", "check_cross", "coerce", "load_scenario", "read_toml", "scenario_from_dict"]
+__all__ = ["build", "check_cross", "coerce", "describe_scenarios", "load_scenario", "read_toml",
+           "scenario_from_dict"]

@@ -22,7 +22,14 @@ from simulator.sweep.executors import (
     local_executor,
     make_executor,
 )
-from simulator.sweep.expand import ZIP_KEY, Sweep, SweepPoint, expand_sweep, load_sweep
+from simulator.sweep.expand import (
+    ZIP_KEY,
+    Sweep,
+    SweepPoint,
+    expand_sweep,
+    load_sweep,
+    shadowed,
+)
 from simulator.sweep.tables import (
     CSV_NAME,
     ERRORS_NAME,
@@ -38,6 +45,6 @@ __all__ = [
     "CSV_NAME", "CSV_REFRESH_S", "ENGINES", "ERRORS_NAME", "PARQUET_NAME", "WALL_TIME_COLUMNS",
     "ZIP_KEY", "Engine", "Executor", "RunOutcome", "RunTask", "Sweep", "SweepPoint",
     "SweepReport", "code_fingerprint", "dask_executor", "execute_run", "exit_code",
-    "expand_sweep", "load_sweep", "local_executor", "make_executor", "run_sweep", "sweep_frame",
-    "sweep_row", "write_tables",
+    "expand_sweep", "load_sweep", "local_executor", "make_executor", "run_sweep", "shadowed",
+    "sweep_frame", "sweep_row", "write_tables",
 ]

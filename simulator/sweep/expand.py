@@ -21,6 +21,7 @@ from simulator.config import (
     Scenario,
     apply_overrides,
     copy_document,
+    parse_override,
     read_toml,
     run_id_of,
     scenario_from_dict,
@@ -159,10 +160,16 @@ def expand_sweep(doc: Mapping[str, Any], source: str = "<scenario>") -> Sweep:
     return Sweep(name=name, source=source, keys=keys, points=tuple(points))
 
 
+def shadowed(sweep: Sweep, overrides: Sequence[str]) -> list[str]:
+    """The keys of ``--set`` overrides that the sweep varies: ``--set`` changes the base, so
+    their values never reach any run."""
+    return [key for key, _ in map(parse_override, overrides) if key in sweep.keys]
+
+
 def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
     """Read a scenario file, apply ``--set`` overrides to its base, and expand its sweep."""
     doc = apply_overrides(read_toml(path), overrides)
     return expand_sweep(doc, str(path))
 
 
-__all__ = ["ZIP_KEY", "Sweep", "SweepPoint", "expand_sweep", "load_sweep"]
+__all__ = ["ZIP_KEY", "Sweep", "SweepPoint", "expand_sweep", "load_sweep", "shadowed"]
