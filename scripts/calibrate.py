@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from simulator.costs import CostConfig
+from simulator.output import atomic_write
 from simulator.plots.reference import calibration_figure
 from simulator.plots.style import save
 from simulator.selftest.calibration import (
@@ -91,8 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     for _, row in df.iterrows():
         print(f"{row['label']:<{width}}  {row['published']:>10.4f}  {row['simulated']:>10.4f}"
               f"  {row['simulated'] / row['published']:>7.2f}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out / "calibration.csv", index=False)
+    atomic_write(args.out / "calibration.csv", lambda path: df.to_csv(path, index=False))
     save(calibration_figure(df), args.out, "calibration")
     if args.mib == 1024 and len(vcpus) > 1:
         save(calibration_shape_figure(df), args.out, "calibration_shape")

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simulator import __version__
+from simulator.output import atomic_write
 from simulator.plots import (
     NamedFigure,
     Results,
@@ -289,10 +290,7 @@ def write_outputs(results_dir: Path, out_dir: Path | None = None) -> ReportFiles
     report = build_report(results)
     pngs = save_figures(report.figures, out / FIGURE_DIR)
     images = {p.stem: p.read_bytes() for p in pngs}
-    page = out / REPORT_FILE
-    tmp = page.with_name(f".{REPORT_FILE}.tmp")
-    tmp.write_text(render_html(report, images), encoding="utf-8")
-    tmp.replace(page)  # a reader never sees a half-written report
+    page = atomic_write(out / REPORT_FILE, render_html(report, images))
     return ReportFiles(page, pngs)
 
 

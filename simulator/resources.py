@@ -8,8 +8,10 @@ against ``tracemalloc`` on real runs):
   5 × 1), the lruvec (gen, list: 2 × 1; list position: 8; refs, workingset: 2 × 1), ground
   truth (last access and harvest: 2 × 8), shadow tokens (seq 8, refs 1, workingset 1) and the
   mm of each page (1): 44 bytes;
-- per VM, per page of the host index space: SPTE present/young/dirty (3 × 1);
-- per workload page: the ranked workloads' page permutation (8) and zipf's CDF (8);
+- per VM, per page of the host index space: what its KVM backend and the notifier design
+  declare (``memory_per_page``: the SPTE bits, 3 × 1; the designs keep nothing);
+- per workload: what its kind declares (``memory_bytes``: the ranked kinds' page permutation,
+  zipf's CDF);
 - per vCPU: its TLB (8 per entry);
 - a fixed allowance for the interpreter and the imported libraries.
 
@@ -20,15 +22,16 @@ The limit is ``--max-memory`` if given, else the machine's available memory
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from simulator.config import PAGE_SIZE, Scenario, WorkloadConfig, parse_size
+from simulator.kvm.backends import BACKENDS
+from simulator.kvm.notifier import NOTIFIER_DESIGNS
 from simulator.mm.constants import PTRS_PER_PTE
+from workloads import WORKLOADS
 
 HOST_PAGE_BYTES = 44
-SPTE_BYTES = 3
-RANKED_PAGE_BYTES = 8
-ZIPF_RANK_BYTES = 8
 TLB_ENTRY_BYTES = 8
 BASE_BYTES = 300 * 2**20
 """Python, numpy, pandas, SimPy and matplotlib once imported (measured RSS ≈ 250 MiB)."""
@@ -47,14 +50,9 @@ class Estimate:
         return f"{self.bytes / 2**30:.2f} GiB"
 
 
-def _workload_bytes(cfg: WorkloadConfig, pages: int) -> int:
-    k = max(1, int(pages * cfg.footprint))
-    total = 0
-    if cfg.kind in ("zipf", "uniform") and cfg.scatter:
-        total += RANKED_PAGE_BYTES * pages
-    if cfg.kind == "zipf":
-        total += ZIPF_RANK_BYTES * k
-    return total
+def _workload_bytes(cfg: WorkloadConfig, pages: int, streams: int) -> int:
+    kind = WORKLOADS[cfg.kind]
+    return kind.memory_bytes(cfg.params_as(kind.Params), pages, streams)
 
 
 def estimate(sc: Scenario) -> Estimate:
@@ -64,11 +62,13 @@ def estimate(sc: Scenario) -> Estimate:
         sizes.append(sc.task_pages)
     nr = sum(-(-p // PTRS_PER_PTE) * PTRS_PER_PTE for p in sizes)
     total = BASE_BYTES + HOST_PAGE_BYTES * nr
+    design = NOTIFIER_DESIGNS[sc.mglru.notifier]
     for _, vm, wl in sc.all_vms():
-        total += SPTE_BYTES * nr + _workload_bytes(wl, vm.memory // PAGE_SIZE)
+        total += (BACKENDS[vm.backend].memory_per_page + design.memory_per_page) * nr
+        total += _workload_bytes(wl, vm.memory // PAGE_SIZE, vm.vcpus)
         total += TLB_ENTRY_BYTES * vm.vcpus * max(vm.tlb_entries, 1)
     if sc.task_pages:
-        total += _workload_bytes(sc.task.workload, sc.task_pages)
+        total += _workload_bytes(sc.task.workload, sc.task_pages, 1)
     return Estimate(total, nr)
 
 
@@ -85,14 +85,13 @@ def available_bytes() -> int:
 
 
 def check(sc: Scenario, max_memory: str | int | None = None, copies: int = 1) -> Estimate:
-    """Raise ResourceError if ``copies`` runs of ``sc`` would not fit; return the estimate."""
+    """Raise ResourceError if ``copies`` runs of ``sc`` would not fit in ``max_memory`` (bytes,
+    or a size like ``"4GiB"``; default: the available memory); return the estimate."""
     est = estimate(sc)
     if max_memory is not None:
-        limit = parse_size(max_memory)
-        where = "--max-memory"
+        limit, where = parse_size(max_memory), "--max-memory"
     else:
-        limit = available_bytes()
-        where = "available memory"
+        limit, where = available_bytes(), "available memory"
     need = est.bytes * copies
     if need > limit:
         times = f" ({est} × {copies} parallel runs)" if copies > 1 else ""
@@ -100,3 +99,13 @@ def check(sc: Scenario, max_memory: str | int | None = None, copies: int = 1) ->
             f"scenario {sc.name!r} needs about {need / 2**30:.2f} GiB{times} for "
             f"{est.host_pages} pages, more than the {limit / 2**30:.2f} GiB {where}")
     return est
+
+
+def check_parallel(scenarios: Sequence[Scenario], max_memory: str | int | None,
+                   jobs: int) -> Estimate | None:
+    """:func:`check` for runs of ``scenarios``, ``jobs`` at a time: the largest as many times
+    as runs can be in memory at once. None when there is nothing to run."""
+    if not scenarios:
+        return None
+    biggest = max(scenarios, key=lambda s: estimate(s).bytes)
+    return check(biggest, max_memory, copies=min(jobs, len(scenarios)))

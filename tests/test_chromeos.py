@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from simulator.config import scenario_from_dict
-from simulator.runner import RunResult, simulate
+from simulator.output.run_folder import RunResult
+from simulator.runner import simulate
 
 SEEDS = (1, 2, 3)
 

@@ -2,6 +2,7 @@
 temporary names are left behind, and --resume picks up exactly what is missing."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 
 from simulator.config import scenario_from_dict
-from simulator.runner import COMPLETE_MARKER, run_one
+from simulator.output.run_folder import COMPLETE_MARKER
+from simulator.runner import run_one
 
 TINY: dict[str, Any] = {"name": "tiny", "sim": {"duration_ms": 10},
                         "vm": {"memory": "16MiB", "vcpus": 1}, "host": {"memory": "12MiB"}}
@@ -21,14 +23,14 @@ TINY: dict[str, Any] = {"name": "tiny", "sim": {"duration_ms": 10},
 def test_interrupt_while_writing_a_run_leaves_no_folder(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     sc = scenario_from_dict(TINY)
-    real = Path.write_text
+    real = os.replace
 
-    def interrupted(self: Path, *a: Any, **k: Any) -> int:
-        if self.name == "lru_gen.txt":
+    def interrupted(src: Any, dst: Any) -> None:
+        if Path(dst).name == "lru_gen.txt":  # its temporary file is written, not yet renamed
             raise KeyboardInterrupt
-        return real(self, *a, **k)
+        real(src, dst)
 
-    monkeypatch.setattr(Path, "write_text", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_one(sc, tmp_path)
     leftovers = list((tmp_path / "tiny").iterdir())

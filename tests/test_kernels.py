@@ -9,6 +9,7 @@ page-table walk on arm64 without a hardware Access Flag).
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def test_the_docs_carry_the_generated_tables_verbatim() -> None:
 def test_a_switch_changes_only_at_the_release_of_its_change() -> None:
     """Between two consecutive releases, a modelled switch differs only if a change of that
     switch lies in between (the profiles are the history, folded)."""
-    for older, newer in zip(RELEASES, RELEASES[1:], strict=False):
+    for older, newer in itertools.pairwise(RELEASES):
         for sw in switch_names():
             changed = getattr(PROFILES[older], sw) != getattr(PROFILES[newer], sw)
             made = any(c.switch == sw and release_key(older) < release_key(c.release)
@@ -113,9 +114,9 @@ def test_explicit_keys_override_the_release_and_are_reported() -> None:
 
 
 def test_unknown_release_and_reserved_switches_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="kernel.release.*6.11.7.*got '6.7'"):
+    with pytest.raises(ConfigError, match=r"kernel\.release.*6\.11\.7.*got '6\.7'"):
         scenario_from_dict({"kernel": {"release": "6.7"}})
-    with pytest.raises(ConfigError, match="set vm.aging_lock instead"):
+    with pytest.raises(ConfigError, match=r"set vm\.aging_lock instead"):
         scenario_from_dict({"kernel": {"aging_lock_arm64": "read"}})
 
 

@@ -13,7 +13,8 @@ import pytest
 from simulator.config import Scenario, scenario_from_dict
 from simulator.machine import Machine
 from simulator.metrics import PASS_COLUMNS, SUMMARY_COLUMNS, TIMESERIES_COLUMNS
-from simulator.runner import RunResult, simulate
+from simulator.output.run_folder import RunResult
+from simulator.runner import simulate
 
 WALL = ("wall_time_s", "accesses_per_wall_s")
 

@@ -11,7 +11,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.mattson import lru_miss_ratios
-from simulator.mrccmd import MRC_COLUMNS, base_document, parse_sizes, replay_once, sized_scenario
+from simulator.mrc import MRC_COLUMNS, base_document, parse_sizes, replay_once, sized_scenario
 from simulator.traces.samples import CLOUDPHYSICS_LRU_MISS_RATIOS, CLOUDPHYSICS_TRACE
 
 SHARED_TRACE = CLOUDPHYSICS_TRACE

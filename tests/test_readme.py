@@ -11,9 +11,11 @@ def test_readme_documents_every_scenario_key() -> None:
     text = README.read_text()
     missing = [k for k, _, _ in describe_keys()
                if not k.startswith(("costs.", "task.workload.", "vms.<name>."))
+               and not (k.startswith("kernel.") and k != "kernel.release")
                and f"`{k}`" not in text]
     assert missing == []
     assert "`vms.<name>.*`" in text
+    assert "`kernel.*`" in text  # every switch is in docs/kernels.md (tests/test_kernels.py)
 
 
 def test_readme_gives_the_two_commands() -> None:

@@ -16,9 +16,11 @@ import pandas as pd
 import pytest
 
 import simulator.sweep as sweep_mod
+import simulator.sweep.tasks as sweep_tasks
 from simulator.cli import main
 from simulator.config import ConfigError, read_toml, run_id_of, scenario_from_dict
-from simulator.runner import COMPLETE_MARKER, simulate
+from simulator.output.run_folder import COMPLETE_MARKER
+from simulator.runner import simulate
 from simulator.sweep import (
     RunTask,
     Sweep,
@@ -215,7 +217,7 @@ def test_interrupted_sweep_resumes_only_what_is_missing(
         executed.append(sc.vm.vcpus)
         return real(sc)
 
-    monkeypatch.setattr(sweep_mod, "simulate", counting)
+    monkeypatch.setattr(sweep_tasks, "simulate", counting)
     with pytest.raises(KeyboardInterrupt):
         quiet_run(sw, out)
     folder = out / "tiny_sweep"
@@ -251,7 +253,7 @@ def test_failed_runs_are_rows_and_the_exit_code_counts_them(
             raise RuntimeError("model exploded\nsecond line")
         return real(sc)
 
-    monkeypatch.setattr(sweep_mod, "simulate", flaky)
+    monkeypatch.setattr(sweep_tasks, "simulate", flaky)
     out = tmp_path / "out"
     rc = main(["sweep", str(tiny), "--jobs", "1", "--no-progress", "--out", str(out)])
     assert rc == 2  # two runs failed

@@ -2,27 +2,24 @@
 
 A workload turns a ``[workload]`` section (:class:`simulator.config.WorkloadConfig`) into
 independent per-stream sequences of page touches (see :mod:`workloads.base` for the interface,
-its determinism rules and what every generator simplifies). Registered kinds:
-
-* ``zipf`` (:mod:`workloads.zipf`): skewed popularity, exact inverse-CDF sampling;
-* ``uniform`` (:mod:`workloads.uniform`): no locality;
-* ``sequential`` (:mod:`workloads.sequential`): cyclic scans from staggered offsets;
-* ``ycsb_zipf`` (:mod:`workloads.ycsb_zipf`): YCSB's (scrambled) zipfian generator;
-* ``memstress`` (:mod:`workloads.memstress`): the KVM selftests' per-vCPU guest loop;
-* ``hotcold`` (:mod:`workloads.hotcold`): a hot set that moves every phase;
-* ``scan_mix`` (:mod:`workloads.scan_mix`): a hot set plus periodic one-pass cold scans;
-* ``trace`` (:mod:`workloads.trace`): replay of a trace file (:mod:`simulator.traces`).
+its determinism rules and what every generator simplifies). Each kind declares, in its own
+module, its name, its parameters (a frozen dataclass, ``Params``: the ``[workload]`` keys it
+reads) and the memory it allocates; :data:`WORKLOADS` registers it, and the configuration
+builds ``kind``'s choices and the ``[workload]`` keys from this registry. Each kind's module
+describes what it models and what it simplifies (``mglru-sim list workloads``: one line each).
 
 Use :func:`make_workload`; :data:`WORKLOADS` and :func:`describe_workloads` serve
-``mglru-sim list workloads``.
+``mglru-sim list workloads``. Adding a kind is one module and one line in :data:`WORKLOADS`
+(README, "Adding a workload").
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from simulator.config import WorkloadConfig
-from workloads.base import Batch, PageArray, Workload, WriteArray
+from workloads.base import Batch, PageArray, Workload, WorkloadKind, WorkloadTable, WriteArray
 from workloads.hotcold import HotColdWorkload
 from workloads.memstress import MemstressWorkload
 from workloads.scan_mix import ScanMixWorkload
@@ -32,16 +29,17 @@ from workloads.uniform import UniformWorkload
 from workloads.ycsb_zipf import YcsbZipfWorkload
 from workloads.zipf import ZipfWorkload
 
-WORKLOADS: dict[str, type[Workload]] = {
+WORKLOADS: dict[str, type[WorkloadKind[Any]]] = {
     cls.name: cls for cls in (ZipfWorkload, UniformWorkload, SequentialWorkload,
                               YcsbZipfWorkload, MemstressWorkload, HotColdWorkload,
                               ScanMixWorkload, TraceWorkload)
 }
-"""Registry: ``[workload] kind`` -> implementing class (constructed as ``cls(cfg, pages,
-streams, seed)``)."""
+"""Registry: ``[workload] kind`` -> implementing class (constructed as ``cls(params, pages,
+streams, seed)``, ``params`` an instance of its ``Params``). The order is the order of
+``mglru-sim list workloads`` and of the ``[workload]`` keys."""
 
 
-def make_workload(cfg: WorkloadConfig, pages: int, streams: int,
+def make_workload(cfg: WorkloadTable, pages: int, streams: int,
                   seed: np.random.SeedSequence) -> Workload:
     """Build the workload ``cfg.kind`` over ``pages`` pages with ``streams`` streams.
 
@@ -56,7 +54,8 @@ def make_workload(cfg: WorkloadConfig, pages: int, streams: int,
     except KeyError:
         raise ValueError(f"unknown workload kind {cfg.kind!r}; known kinds: "
                          f"{', '.join(WORKLOADS)}") from None
-    return cls(cfg, pages, streams, seed)
+    workload: Workload = cls(cfg.params_as(cls.Params), pages, streams, seed)
+    return workload
 
 
 def describe_workloads() -> list[tuple[str, str]]:
@@ -67,6 +66,6 @@ def describe_workloads() -> list[tuple[str, str]]:
 __all__ = [
     "WORKLOADS", "Batch", "HotColdWorkload", "MemstressWorkload", "PageArray",
     "ScanMixWorkload", "SequentialWorkload", "TraceWorkload", "UniformWorkload", "Workload",
-    "WorkloadConfig", "WriteArray", "YcsbZipfWorkload", "ZipfWorkload", "describe_workloads",
+    "WorkloadKind", "WriteArray", "YcsbZipfWorkload", "ZipfWorkload", "describe_workloads",
     "make_workload",
 ]

@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
-
-from simulator.config import WorkloadConfig
 
 PageArray = npt.NDArray[np.int64]
 """Page indices, ``int64``, each in ``[0, pages)``."""
@@ -47,13 +45,17 @@ STREAM_KEY = 0
 PLACEMENT_KEY = 1
 """``spawn_key`` namespace of the rank->page permutation: ``(..., 1)``."""
 
+PLACEMENT_BYTES_PER_PAGE = 8
+"""The ``scatter`` permutation: one ``int64`` per page of the region (its prefix is kept)."""
+
 
 @runtime_checkable
 class Workload(Protocol):
     """A page-access generator with independent per-stream state.
 
-    Implementations are constructed as ``cls(cfg, pages, streams, seed)`` (the signature the
-    registry in :mod:`workloads` relies on) and must be deterministic in ``seed``.
+    Registered kinds are :class:`WorkloadKind` subclasses, constructed as
+    ``cls(params, pages, streams, seed)`` (the signature the registry in :mod:`workloads`
+    relies on), and must be deterministic in ``seed``.
     """
 
     name: ClassVar[str]
@@ -64,9 +66,6 @@ class Workload(Protocol):
 
     pages: int
     """Size of the region the workload indexes into; every page returned is in ``[0, pages)``."""
-
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
-                 seed: np.random.SeedSequence) -> None: ...
 
     def next_batch(self, stream: int, n: int) -> Batch:
         """The next ``n`` touches of ``stream`` (``0 <= stream < streams``).
@@ -112,40 +111,109 @@ def placement(seed: np.random.SeedSequence, pages: int, k: int,
     return perm if k == pages else perm[:k].copy()
 
 
-def check_config(cfg: WorkloadConfig, pages: int, streams: int) -> None:
+class StreamParams(Protocol):
+    """What every stream-based kind's parameters have."""
+
+    @property
+    def footprint(self) -> float: ...
+
+    @property
+    def write_fraction(self) -> float: ...
+
+
+class RankedParams(StreamParams, Protocol):
+    """What every ranked kind's parameters have."""
+
+    @property
+    def scatter(self) -> bool: ...
+
+
+P = TypeVar("P")
+T = TypeVar("T")
+SP = TypeVar("SP", bound=StreamParams)
+
+
+class WorkloadTable(Protocol):
+    """What a workload is built from: a ``[workload]`` table
+    (:class:`simulator.config.WorkloadConfig`, which this package does not import: the
+    configuration builds its keys from the workload registry)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def params_as(self, cls: type[T]) -> T:
+        """The parameters ``cls`` declares, with the table's values."""
+        ...
+RP = TypeVar("RP", bound=RankedParams)
+
+
+class WorkloadKind(Generic[P]):
+    """What a registered kind declares besides its touches: its name, one line of
+    description, its frozen parameter dataclass (``Params``: the ``[workload]`` keys it reads,
+    declared with :func:`simulator.params.param`) and the memory it allocates.
+
+    A kind is constructed as ``cls(params, pages, streams, seed)``, ``params`` an instance of
+    its ``Params``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[Any]]
+
+    pages: int
+
+    def __init__(self, params: P, pages: int, streams: int,
+                 seed: np.random.SeedSequence) -> None:
+        raise NotImplementedError
+
+    def next_batch(self, stream: int, n: int) -> Batch:
+        """The next ``n`` touches of ``stream`` (:meth:`Workload.next_batch`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def memory_bytes(cls, params: P, pages: int, streams: int) -> int:
+        """Bytes of the arrays the workload keeps over a region of ``pages`` pages with
+        ``streams`` streams (the resource estimate, :mod:`simulator.resources`); arrays of a
+        batch's size are not counted."""
+        return 0
+
+
+def check_stream_params(params: StreamParams, pages: int, streams: int) -> None:
     """Range checks for values that did not come through ``load_scenario``. Raises ValueError."""
     if operator.index(pages) < 1:
         raise ValueError(f"a workload needs at least one page, got pages={pages}")
     if operator.index(streams) < 1:
         raise ValueError(f"a workload needs at least one stream, got streams={streams}")
-    if not (math.isfinite(cfg.theta) and cfg.theta >= 0.0):
-        raise ValueError(f"workload theta must be a finite number >= 0, got {cfg.theta!r}")
-    if not 0.0 < cfg.footprint <= 1.0:
-        raise ValueError(f"workload footprint must be in (0, 1], got {cfg.footprint!r}")
-    if not 0.0 <= cfg.write_fraction <= 1.0:
+    if not 0.0 < params.footprint <= 1.0:
+        raise ValueError(f"workload footprint must be in (0, 1], got {params.footprint!r}")
+    if not 0.0 <= params.write_fraction <= 1.0:
         raise ValueError(
-            f"workload write_fraction must be in [0, 1], got {cfg.write_fraction!r}")
+            f"workload write_fraction must be in [0, 1], got {params.write_fraction!r}")
 
 
-class StreamWorkload:
+def check_theta(theta: float) -> float:
+    """``theta`` if it is a finite number >= 0. Raises ValueError."""
+    if not (math.isfinite(theta) and theta >= 0.0):
+        raise ValueError(f"workload theta must be a finite number >= 0, got {theta!r}")
+    return float(theta)
+
+
+class StreamWorkload(WorkloadKind[SP]):
     """Shared implementation: argument checks, per-stream generators and write flags.
 
-    Subclasses set ``name``/``description`` and implement :meth:`_touch`, which draws the page
-    indices of one batch (from ``rng`` if random). The write flags are drawn afterwards from
-    the same generator, always (even for ``write_fraction`` 0 or 1), so the page sequence of a
-    seed does not depend on ``write_fraction``.
+    Subclasses set ``name``/``description``/``Params`` and implement :meth:`_touch`, which
+    draws the page indices of one batch (from ``rng`` if random). The write flags are drawn
+    afterwards from the same generator, always (even for ``write_fraction`` 0 or 1), so the
+    page sequence of a seed does not depend on ``write_fraction``.
     """
 
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
-
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: SP, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        check_config(cfg, pages, streams)
+        check_stream_params(params, pages, streams)
         self.pages: int = int(pages)
         self.streams: int = int(streams)
-        self.footprint_pages: int = footprint_size(self.pages, cfg.footprint)  # K
-        self.write_fraction: float = float(cfg.write_fraction)
+        self.footprint_pages: int = footprint_size(self.pages, params.footprint)  # K
+        self.write_fraction: float = float(params.write_fraction)
         self._rngs = stream_generators(seed, self.streams)
 
     def next_batch(self, stream: int, n: int) -> Batch:
@@ -170,7 +238,7 @@ class StreamWorkload:
                 f"write_fraction={self.write_fraction})")
 
 
-class RankedWorkload(StreamWorkload):
+class RankedWorkload(StreamWorkload[RP]):
     """A workload that draws 0-based *ranks* in ``[0, K)`` and places them on pages.
 
     With ``scatter`` the ranks land on a seeded random permutation of the region (so hot pages
@@ -178,10 +246,10 @@ class RankedWorkload(StreamWorkload):
     rank ``r`` (1-based) is page ``r - 1``.
     """
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: RP, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
-        self.scatter: bool = bool(cfg.scatter)
+        super().__init__(params, pages, streams, seed)
+        self.scatter: bool = bool(params.scatter)
         self._map = placement(seed, self.pages, self.footprint_pages, self.scatter)
 
     def page_of_rank(self, ranks: npt.ArrayLike) -> PageArray:
@@ -200,15 +268,21 @@ class RankedWorkload(StreamWorkload):
 
 
 __all__ = [
+    "PLACEMENT_BYTES_PER_PAGE",
     "PLACEMENT_KEY",
     "STREAM_KEY",
     "Batch",
     "PageArray",
+    "RankedParams",
     "RankedWorkload",
+    "StreamParams",
     "StreamWorkload",
     "Workload",
+    "WorkloadKind",
+    "WorkloadTable",
     "WriteArray",
-    "check_config",
+    "check_stream_params",
+    "check_theta",
     "derive_seed",
     "footprint_size",
     "placement",

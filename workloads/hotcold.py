@@ -21,12 +21,14 @@ so they move at about the same time); within the hot and the cold set touches ar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from simulator.config import WorkloadConfig
+from simulator.params import param
+from workloads import params as shared
 from workloads.base import PageArray, RankedWorkload, derive_seed
 
 HOT_KEY = 2
@@ -43,21 +45,38 @@ def splitmix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         return z ^ (z >> np.uint64(31))
 
 
-class HotColdWorkload(RankedWorkload):
+@dataclass(frozen=True, slots=True)
+class HotColdParams:
+    """``kind = "hotcold"``."""
+
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+    scatter: bool = shared.scatter()
+    hot_fraction: float = shared.hot_fraction()
+    hot_access_fraction: float = param(0.9, lo=0.0, hi=1.0,
+                                       doc="fraction of touches that go to the hot set")
+    phase_accesses: int = param(0, lo=0, hi=2**62,
+                                doc="touches per stream before the hot set moves to a new "
+                                    "random place (0: never)")
+
+
+class HotColdWorkload(RankedWorkload[HotColdParams]):
     """``hot_access_fraction`` of the touches on a hot ``hot_fraction`` that moves every
     ``phase_accesses`` touches."""
 
     name: ClassVar[str] = "hotcold"
     description: ClassVar[str] = (
         "a hot set takes hot_access_fraction of the touches; it moves every phase_accesses")
+    Params: ClassVar[type[HotColdParams]] = HotColdParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: HotColdParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
+        super().__init__(params, pages, streams, seed)
         k = self.footprint_pages
-        self.hot_pages = min(k, max(1, round(k * cfg.hot_fraction)))
-        self.hot_access_fraction = float(cfg.hot_access_fraction)
-        self.phase_accesses = int(cfg.phase_accesses)
+        self.hot_pages = min(k, max(1, round(k * params.hot_fraction)))
+        self.hot_access_fraction = float(params.hot_access_fraction)
+        self.phase_accesses = int(params.phase_accesses)
         self._key = derive_seed(seed, HOT_KEY).generate_state(1, np.uint64)[0]
         self._done = [0] * self.streams  # touches so far, per stream
 
@@ -90,4 +109,4 @@ class HotColdWorkload(RankedWorkload):
         return ranks if self._map is None else self._map[ranks]
 
 
-__all__ = ["HOT_KEY", "HotColdWorkload", "splitmix64"]
+__all__ = ["HOT_KEY", "HotColdParams", "HotColdWorkload", "splitmix64"]

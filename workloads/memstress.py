@@ -28,28 +28,43 @@ uniform (no ``% pages`` bias). ``scatter`` is ignored: memstress touches contigu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from simulator.config import WorkloadConfig
+from simulator.params import param
+from workloads import params as shared
 from workloads.base import PageArray, StreamWorkload
 
 
-class MemstressWorkload(StreamWorkload):
+@dataclass(frozen=True, slots=True)
+class MemstressParams:
+    """``kind = "memstress"``."""
+
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+    random_access: bool = param(False, doc="random page order (-a) instead of sequential")
+    overlap: bool = param(False, doc="every vCPU walks the whole region (-o) instead of its "
+                                     "own slice")
+
+
+class MemstressWorkload(StreamWorkload[MemstressParams]):
     """Per-vCPU sequential (or random) passes over its own slice, or the whole region."""
 
     name: ClassVar[str] = "memstress"
     description: ClassVar[str] = (
         "KVM selftests' memstress guest loop: per-vCPU slice (overlap: all), sequential or "
         "random")
+    Params: ClassVar[type[MemstressParams]] = MemstressParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: MemstressParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
+        super().__init__(params, pages, streams, seed)
         k, s = self.footprint_pages, self.streams
-        self.overlap = bool(cfg.overlap)
-        self.random_access = bool(cfg.random_access)
+        self.overlap = bool(params.overlap)
+        self.random_access = bool(params.random_access)
         if self.overlap:
             self.slices = [(0, k)] * s
         elif k < s:  # fewer pages than vCPUs: vCPU i gets page i mod K
@@ -76,4 +91,4 @@ class MemstressWorkload(StreamWorkload):
         return idx
 
 
-__all__ = ["MemstressWorkload"]
+__all__ = ["MemstressParams", "MemstressWorkload"]

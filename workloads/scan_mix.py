@@ -25,39 +25,59 @@ What it simplifies: a scan is one touch per page, reads or writes like any touch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from simulator.config import WorkloadConfig
-from workloads.base import PageArray, StreamWorkload, placement
+from simulator.params import param
+from workloads import params as shared
+from workloads.base import PageArray, StreamWorkload, check_theta, placement
 from workloads.zipf import zipf_cdf
 
 
-class ScanMixWorkload(StreamWorkload):
+@dataclass(frozen=True, slots=True)
+class ScanMixParams:
+    """``kind = "scan_mix"``."""
+
+    theta: float = shared.theta()
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+    scatter: bool = shared.scatter()
+    hot_fraction: float = shared.hot_fraction()
+    scan_every: int = param(10_000, lo=1, hi=2**62,
+                            doc="hot-set touches per stream between two scans")
+    scan_pages: int = param(0, lo=0, hi=2**40,
+                            doc="pages per one-pass sequential scan of the cold pages (0: all "
+                                "of them)")
+
+
+class ScanMixWorkload(StreamWorkload[ScanMixParams]):
     """Zipf touches of a hot set, and every ``scan_every`` of them a cold one-pass scan."""
 
     name: ClassVar[str] = "scan_mix"
     description: ClassVar[str] = (
         "Zipf hot set plus periodic one-pass sequential scans of cold pages (scan resistance)")
+    Params: ClassVar[type[ScanMixParams]] = ScanMixParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: ScanMixParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
+        super().__init__(params, pages, streams, seed)
         k = self.footprint_pages
-        h = min(k, max(1, round(k * cfg.hot_fraction)))
+        h = min(k, max(1, round(k * params.hot_fraction)))
         self.hot_pages, self.cold_pages = h, k - h
-        self.scan_every = int(cfg.scan_every)
-        self.scan_pages = min(int(cfg.scan_pages) or self.cold_pages, self.cold_pages)
+        self.scan_every = int(params.scan_every)
+        self.scan_pages = min(int(params.scan_pages) or self.cold_pages, self.cold_pages)
         self.cycle = self.scan_every + self.scan_pages  # no cold page: no scan
-        perm = placement(seed, self.pages, k, bool(cfg.scatter))
+        perm = placement(seed, self.pages, k, bool(params.scatter))
         if perm is None:
             self._hot = np.arange(h, dtype=np.int64)
             self._cold = np.arange(h, k, dtype=np.int64)
         else:
             self._hot = perm[:h].copy()
             self._cold = np.sort(perm[h:k])
-        self._cdf = zipf_cdf(h, float(cfg.theta))
+        self._cdf = zipf_cdf(h, check_theta(params.theta))
         self._done = [0] * self.streams
         self._start = [s * self.cold_pages // self.streams for s in range(self.streams)]
 
@@ -89,4 +109,4 @@ class ScanMixWorkload(StreamWorkload):
         return out
 
 
-__all__ = ["ScanMixWorkload"]
+__all__ = ["ScanMixParams", "ScanMixWorkload"]

@@ -23,24 +23,35 @@ Bernoulli(``write_fraction``) instead of an integer percentage.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from simulator.config import WorkloadConfig
+from workloads import params as shared
 from workloads.base import PageArray, StreamWorkload
 
 
-class SequentialWorkload(StreamWorkload):
+@dataclass(frozen=True, slots=True)
+class SequentialParams:
+    """``kind = "sequential"``."""
+
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+
+
+class SequentialWorkload(StreamWorkload[SequentialParams]):
     """Per-stream cyclic scans of the footprint, staggered by ``K // streams``."""
 
     name: ClassVar[str] = "sequential"
     description: ClassVar[str] = (
         "memstress-style cyclic scans of the footprint, each stream from its own offset")
+    Params: ClassVar[type[SequentialParams]] = SequentialParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: SequentialParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
+        super().__init__(params, pages, streams, seed)
         k = self.footprint_pages
         self._next: list[int] = [s * k // self.streams for s in range(self.streams)]
 
@@ -58,4 +69,4 @@ class SequentialWorkload(StreamWorkload):
         return touched
 
 
-__all__ = ["SequentialWorkload"]
+__all__ = ["SequentialParams", "SequentialWorkload"]

@@ -36,12 +36,12 @@ import math
 import operator
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from simulator.config import PAGE_SIZE, WorkloadConfig
 from simulator.traces import (
     Chunk,
     TraceError,
@@ -51,24 +51,37 @@ from simulator.traces import (
     open_trace,
     summarize,
 )
-from workloads.base import Batch, PageArray, stream_generators
+from simulator.units import PAGE_SIZE
+from workloads import params as shared
+from workloads.base import Batch, PageArray, WorkloadKind, WorkloadTable, stream_generators
 
 _Part = tuple[PageArray, npt.NDArray[np.bool_] | None]
 
 
-def trace_reader(cfg: WorkloadConfig) -> TraceReader:
+@dataclass(frozen=True, slots=True)
+class TraceParams(TraceOptions):
+    """``kind = "trace"``: the reader options (the ``trace*`` keys) and the pacing.
+    ``footprint`` and ``scatter`` do not apply: the trace says which pages it touches."""
+
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+
+
+def trace_reader(opts: TraceOptions) -> TraceReader:
     """The reader of a ``trace`` workload's file. Raises TraceError."""
-    if not cfg.trace:
+    if not opts.path:
         raise TraceError("<workload>", "kind = \"trace\" needs a trace file (trace = PATH)")
-    return open_trace(cfg.trace, TraceOptions.from_workload(cfg))
+    return open_trace(opts.path, opts)
 
 
-def required_pages(cfg: WorkloadConfig) -> int:
-    """Distinct pages of the workload's trace (one pass): the smallest region that replays it."""
-    return summarize(trace_reader(cfg), cfg.trace_remap, cfg.trace_chunk).distinct_pages
+def required_pages(cfg: WorkloadTable) -> int:
+    """Distinct pages of a trace workload's trace (one pass): the smallest region that
+    replays it."""
+    opts = cfg.params_as(TraceParams)
+    return summarize(trace_reader(opts), opts.remap, opts.chunk).distinct_pages
 
 
-def required_memory(cfg: WorkloadConfig, granule: int = 512 * PAGE_SIZE) -> int:
+def required_memory(cfg: WorkloadTable, granule: int = 512 * PAGE_SIZE) -> int:
     """Bytes of a region that holds the trace's distinct pages, rounded up to ``granule``
     (2 MiB: whole PTE tables, as ``vm.memory`` needs)."""
     return math.ceil(required_pages(cfg) * PAGE_SIZE / granule) * granule
@@ -131,26 +144,26 @@ class SharedChunks:
         return chunk
 
 
-class TraceWorkload:
+class TraceWorkload(WorkloadKind[TraceParams]):
     """A trace file replayed endlessly, split over streams, pages remapped densely."""
 
     name: ClassVar[str] = "trace"
     description: ClassVar[str] = (
         "replay a trace file (csv, npy/npz, oracleGeneral, valgrind lackey) in chunks")
+    Params: ClassVar[type[TraceParams]] = TraceParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: TraceParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
         self.pages = operator.index(pages)
         self.streams = operator.index(streams)
         if self.pages < 1 or self.streams < 1:
             raise ValueError(f"a workload needs pages >= 1 and streams >= 1, got {pages}, "
                              f"{streams}")
-        self.reader = trace_reader(cfg)
-        self.chunk_records = int(cfg.trace_chunk)
-        self.split = cfg.trace_split
-        self.write_fraction = float(cfg.write_fraction)
-        self.summary: TraceSummary = summarize(self.reader, cfg.trace_remap,
-                                               self.chunk_records)
+        self.reader = trace_reader(params)
+        self.chunk_records = int(params.chunk)
+        self.split = params.split
+        self.write_fraction = float(params.write_fraction)
+        self.summary: TraceSummary = summarize(self.reader, params.remap, self.chunk_records)
         s = self.summary
         if s.distinct_pages > self.pages:
             need = math.ceil(s.footprint_bytes / 2**20)
@@ -261,4 +274,4 @@ class TraceWorkload:
                 f"pages={self.pages}, streams={self.streams}, split={self.split})")
 
 
-__all__ = ["TraceWorkload", "required_memory", "required_pages", "trace_reader"]
+__all__ = ["TraceParams", "TraceWorkload", "required_memory", "required_pages", "trace_reader"]

@@ -13,21 +13,39 @@ a seeded random subset of the region (the same placement rule as ``zipf``), else
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from workloads.base import PageArray, RankedWorkload
+from workloads import params as shared
+from workloads.base import PLACEMENT_BYTES_PER_PAGE, PageArray, RankedWorkload
 
 
-class UniformWorkload(RankedWorkload):
+@dataclass(frozen=True, slots=True)
+class UniformParams:
+    """``kind = "uniform"``."""
+
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+    scatter: bool = shared.scatter()
+
+
+class UniformWorkload(RankedWorkload[UniformParams]):
     """Every footprint page equally likely, independently at each touch."""
 
     name: ClassVar[str] = "uniform"
     description: ClassVar[str] = "uniform random touches over the footprint pages (no locality)"
+    Params: ClassVar[type[UniformParams]] = UniformParams
+
+    @classmethod
+    def memory_bytes(cls, params: UniformParams, pages: int, streams: int) -> int:
+        """The placement permutation."""
+        return PLACEMENT_BYTES_PER_PAGE * pages if params.scatter else 0
 
     def _ranks(self, rng: np.random.Generator, n: int) -> PageArray:
         return rng.integers(0, self.footprint_pages, size=n, dtype=np.int64)
 
 
-__all__ = ["UniformWorkload"]
+__all__ = ["UniformParams", "UniformWorkload"]

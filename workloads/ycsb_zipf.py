@@ -35,13 +35,15 @@ value is taken modulo ``K`` as unsigned instead.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from simulator.config import WorkloadConfig
-from workloads.base import PageArray, RankedWorkload
+from simulator.params import param
+from workloads import params as shared
+from workloads.base import PageArray, RankedWorkload, check_theta
 
 ZIPFIAN_CONSTANT = 0.99
 """YCSB's default theta (``ZipfianGenerator.ZIPFIAN_CONSTANT``)."""
@@ -135,18 +137,33 @@ class ZipfianGenerator:
         return out.astype(np.int64)
 
 
-class YcsbZipfWorkload(RankedWorkload):
+@dataclass(frozen=True, slots=True)
+class YcsbZipfParams:
+    """``kind = "ycsb_zipf"``."""
+
+    theta: float = shared.theta()
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+    scatter: bool = shared.scatter()
+    ycsb_scrambled: bool = param(True, doc="ScrambledZipfianGenerator (FNV-1a hash of the "
+                                           "item, mod the item count), as YCSB's zipfian "
+                                           "requests; false: plain ZipfianGenerator")
+
+
+class YcsbZipfWorkload(RankedWorkload[YcsbZipfParams]):
     """YCSB zipfian requests (scrambled by default) over the footprint pages."""
 
     name: ClassVar[str] = "ycsb_zipf"
     description: ClassVar[str] = (
         "YCSB's ZipfianGenerator (Gray et al.), ScrambledZipfian by default (FNV-1a hash)")
+    Params: ClassVar[type[YcsbZipfParams]] = YcsbZipfParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    def __init__(self, params: YcsbZipfParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
-        self.theta = float(cfg.theta)
-        self.scrambled = bool(cfg.ycsb_scrambled)
+        super().__init__(params, pages, streams, seed)
+        self.theta = check_theta(params.theta)
+        self.scrambled = bool(params.ycsb_scrambled)
         if self.scrambled:
             zetan = ZETAN if self.theta == ZIPFIAN_CONSTANT else zeta(ITEM_COUNT + 1,
                                                                          self.theta)
@@ -162,4 +179,4 @@ class YcsbZipfWorkload(RankedWorkload):
 
 
 __all__ = ["FNV_OFFSET_BASIS_64", "FNV_PRIME_64", "ITEM_COUNT", "ZETAN", "ZIPFIAN_CONSTANT",
-           "YcsbZipfWorkload", "ZipfianGenerator", "fnv1a_64", "zeta"]
+           "YcsbZipfParams", "YcsbZipfWorkload", "ZipfianGenerator", "fnv1a_64", "zeta"]

@@ -40,13 +40,14 @@ share the same popularity ranking but draw independently.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from simulator.config import WorkloadConfig
-from workloads.base import PageArray, RankedWorkload
+from workloads import params as shared
+from workloads.base import PLACEMENT_BYTES_PER_PAGE, PageArray, RankedWorkload, check_theta
 
 
 def zipf_cdf(k: int, theta: float) -> npt.NDArray[np.float64]:
@@ -145,18 +146,41 @@ def _guide_table(cdf: npt.NDArray[np.float64], m: int) -> GuideArray:
     return guide
 
 
-class ZipfWorkload(RankedWorkload):
+CDF_BYTES_PER_RANK = 8
+"""The tabulated CDF: one ``float64`` per rank of the footprint."""
+
+
+@dataclass(frozen=True, slots=True)
+class ZipfParams:
+    """``kind = "zipf"``."""
+
+    theta: float = shared.theta()
+    footprint: float = shared.footprint()
+    think_ns: int = shared.think_ns()
+    write_fraction: float = shared.write_fraction()
+    scatter: bool = shared.scatter()
+
+
+class ZipfWorkload(RankedWorkload[ZipfParams]):
     """Exact Zipf(``theta``) popularity over the footprint, by inverse-CDF lookup."""
 
     name: ClassVar[str] = "zipf"
     description: ClassVar[str] = (
         "Zipf(theta) popularity over the footprint pages, exact inverse-CDF sampling "
         "(theta=0: uniform)")
+    Params: ClassVar[type[ZipfParams]] = ZipfParams
 
-    def __init__(self, cfg: WorkloadConfig, pages: int, streams: int,
+    @classmethod
+    def memory_bytes(cls, params: ZipfParams, pages: int, streams: int) -> int:
+        """The placement permutation and the CDF (the guide table is not counted)."""
+        k = max(1, int(pages * params.footprint))
+        return (PLACEMENT_BYTES_PER_PAGE * pages if params.scatter else 0) \
+            + CDF_BYTES_PER_RANK * k
+
+    def __init__(self, params: ZipfParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
-        super().__init__(cfg, pages, streams, seed)
-        self.theta: float = float(cfg.theta)
+        super().__init__(params, pages, streams, seed)
+        self.theta: float = check_theta(params.theta)
         self._cdf = zipf_cdf(self.footprint_pages, self.theta)
         self._lookup = InverseCdf(self._cdf)
 
@@ -168,4 +192,5 @@ class ZipfWorkload(RankedWorkload):
         return ranks.astype(np.int64, copy=False)
 
 
-__all__ = ["GUIDE_MIN_RANKS", "InverseCdf", "ZipfWorkload", "zipf_cdf"]
+__all__ = ["CDF_BYTES_PER_RANK", "GUIDE_MIN_RANKS", "InverseCdf", "ZipfParams", "ZipfWorkload",
+           "zipf_cdf"]

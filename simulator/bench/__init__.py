@@ -8,7 +8,7 @@
 - :mod:`~simulator.bench.compare`: results, the baseline file and the gating rules;
 - :mod:`~simulator.bench.report`: the printed table, Markdown and JSON.
 
-The command itself is :mod:`simulator.benchcmd`; ``docs/performance.md`` is the user guide.
+The command itself is :mod:`simulator.cli.bench`; ``docs/performance.md`` is the user guide.
 """
 
 from simulator.bench.compare import (

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.bench.metrics import CaseResult, Scalar, higher_is_better
+from simulator.output import atomic_write
 
 SCHEMA = "mglru-sim-bench/1"
 FLOAT_RTOL = 1e-9
@@ -141,38 +141,10 @@ def load_results(path: str | Path) -> BenchResults:
     return BenchResults.from_json(doc, str(p))
 
 
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder (fsynced) and a
-    rename, so a reader, or a crash, never sees half a file; the old file stays until then."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        os.fchmod(fd, _file_mode(p))
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
-
-
 def write_json_atomic(path: str | Path, doc: Any) -> Path:
-    """:func:`write_text_atomic` of ``doc`` as indented JSON."""
-    return write_text_atomic(path, json.dumps(doc, indent=2) + "\n")
-
-
-def _file_mode(path: Path) -> int:
-    """The mode a rewritten file keeps (mkstemp makes 0600): its old one, else 0666 - umask."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+    """``doc`` as indented JSON, written atomically (:func:`simulator.output.atomic_write`):
+    a reader, or a crash, never sees half a file; the old file stays until then."""
+    return atomic_write(path, json.dumps(doc, indent=2) + "\n")
 
 
 # --- comparison ---------------------------------------------------------------------------
@@ -320,5 +292,5 @@ def _ordered(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 __all__ = [
     "CHANGED", "FLOAT_RTOL", "MISSING", "NEW", "OK", "SCHEMA", "WITHIN", "BaselineError",
     "BenchResults", "Comparison", "Row", "Target", "compare", "environment", "load_results",
-    "now_utc", "relative_change", "within", "write_json_atomic", "write_text_atomic",
+    "now_utc", "relative_change", "within", "write_json_atomic",
 ]

@@ -33,6 +33,7 @@ import numpy as np
 
 from simulator.bench.compare import BenchResults, Target, environment, now_utc
 from simulator.bench.metrics import CaseResult, Stopwatch, measure_scenario, run_isolated
+from simulator.output import atomic_write
 from simulator.traces.samples import CLOUDPHYSICS_TRACE
 
 PERF_SCENARIOS = Path("scenarios/perf")
@@ -89,9 +90,7 @@ def write_zipf_trace(path: Path, requests: int = ZIPF_REQUESTS, objects: int = Z
     same = ids[order[1:]] == ids[order[:-1]]
     nxt[order[:-1][same]] = order[1:][same]
     rec["nv"] = nxt
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rec.tofile(path)
-    return path
+    return atomic_write(path, rec.tofile)
 
 
 # --- trace replay ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulator.bench.compare import BenchResults, environment, now_utc
+from simulator.bench.compare import BaselineError, BenchResults, environment, now_utc
 from simulator.bench.metrics import CaseResult, measure_scenario, run_isolated
 from simulator.config import ConfigError, read_toml
 
@@ -72,4 +72,30 @@ def run_ci(cases: Sequence[ScenarioCase], overrides: Sequence[str] = (), jobs: i
                         environment=environment(), created_utc=now_utc())
 
 
-__all__ = ["CI_SCENARIOS", "SUITES", "ScenarioCase", "ci_cases", "run_ci"]
+PERF_PARTS = ("trace", "aging", "guest")
+"""The parts of the perf suite ``--only`` can pick."""
+
+
+def run_suite(suite: str, *, only: Sequence[str] = (), overrides: Sequence[str] = (),
+              scenarios: Path = CI_SCENARIOS, jobs: int = 1, trace: Path | None = None,
+              progress: Callable[[str], None] = lambda line: None) -> BenchResults:
+    """Run suite ``ci`` (the scenarios of ``scenarios``, ``jobs`` at a time) or ``perf``
+    (``trace``: the CloudPhysics trace to replay). Raises ConfigError or BaselineError for bad
+    input, before anything runs."""
+    if suite == "ci":
+        cases = ci_cases(scenarios, only)
+        progress(f"bench ci: {len(cases)} scenario(s) from {scenarios}, {jobs} at a time")
+        return run_ci(cases, overrides, jobs=jobs, progress=progress)
+    from simulator.bench.perf import GUEST_SCENARIO, run_perf
+    from simulator.config import load_scenario
+
+    bad = sorted(set(only) - set(PERF_PARTS))
+    if bad:
+        raise BaselineError(f"--only: no perf part {bad[0]!r} (parts: {', '.join(PERF_PARTS)})")
+    load_scenario(GUEST_SCENARIO, overrides)  # bad --set values fail here, before any run
+    progress("bench perf: trace replay, aging pass, 64 GiB guest (a few minutes)")
+    return run_perf(only, overrides, trace, progress=progress)
+
+
+__all__ = ["CI_SCENARIOS", "PERF_PARTS", "SUITES", "ScenarioCase", "ci_cases", "run_ci",
+           "run_suite"]

@@ -14,8 +14,10 @@ the simulator's backend names (``simulator.kvm.backends``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
+
+from simulator.params import param
 
 BACKEND_NAMES = ("x86_tdp", "x86_tdp_noad", "x86_shadow", "arm64", "generic")
 """The KVM backends a profile sets per-backend switches for (``simulator.kvm.backends``)."""
@@ -29,8 +31,7 @@ DEFAULT_RELEASE = "6.15"
 
 
 def _sw(doc: str, choices: tuple[str, ...]) -> Any:
-    return field(default=AUTO, metadata={"doc": doc, "choices": (AUTO, *choices),
-                                         "lo": None, "hi": None, "size": False})
+    return param(AUTO, choices=(AUTO, *choices), doc=doc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,9 @@ class KernelProfile:
     (a what-if the summary reports as a deviation from the release).
     """
 
-    release: str = field(default=DEFAULT_RELEASE, metadata={
-        "doc": "kernel release (or never-merged series) whose behaviour the run models: "
-               "mglru-sim list kernels", "choices": None, "lo": None, "hi": None,
-        "size": False})
+    release: str = param(DEFAULT_RELEASE, doc="kernel release (or never-merged series) whose "
+                                              "behaviour the run models (mglru-sim list "
+                                              "kernels)")
     notifier: str = _sw("how MGLRU consults KVM: blind (walk and look-around see primary A bits "
                         "only; the eviction pivot gets clear_flush_young), per_page "
                         "(*_clear_young_notify per PTE), bitmap (v3), fast_only (v5-v7)",

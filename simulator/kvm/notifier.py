@@ -43,6 +43,8 @@ arm64's broadcast TLBI interrupts nobody).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simulator.accounting import Work
@@ -55,6 +57,7 @@ from simulator.kvm.backends.base import (
 )
 from simulator.kvm.tlb import Tlbs
 from simulator.mm.constants import MIN_LRU_BATCH
+from simulator.params import NoParams, param
 
 MMU_NOTIFIER_YOUNG = 1 << 0
 MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE = 1 << 1
@@ -64,7 +67,6 @@ MMU_NOTIFIER_FAST_YOUNG = 1 << 0
 MMU_NOTIFIER_FAST_FAILED = 1 << 1
 """v5: could not do an accurate fast-only test/clear."""
 
-NOTIFIER_DESIGNS = ("blind", "per_page", "bitmap", "fast_only")
 BITMAP_BITS = MIN_LRU_BATCH
 
 
@@ -348,9 +350,34 @@ class FastOnly(PerPage):
         return self._fast_calls(window, candidates, work)
 
 
-DESIGNS: dict[str, type[NotifierDesign]] = {
-    cls.name: cls for cls in (Blind, PerPage, Bitmap, FastOnly)
-}
+@dataclass(frozen=True, slots=True)
+class BitmapParams:
+    """The ``[mglru]`` key only the bitmap design reads."""
+
+    unreliable_fallback: str = param("blind", choices=("blind", "per_page"),
+                                     doc="bitmap design: what the caller does on "
+                                         "MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE")
+
+
+@dataclass(frozen=True, slots=True)
+class DesignEntry:
+    """Registry facts of one notifier design: what the configuration and the docs need."""
+
+    cls: type[NotifierDesign]
+    kernels: str
+    """Which kernels (or patch series versions) consult KVM this way."""
+    params: type = NoParams
+    """The ``[mglru]`` keys this design alone reads (a frozen dataclass)."""
+    memory_per_page: int = 0
+    """Bytes per page it keeps: none (a design's arrays live for one call)."""
+
+
+NOTIFIER_DESIGNS: dict[str, DesignEntry] = {e.cls.name: e for e in (
+    DesignEntry(Blind, "<6.12"), DesignEntry(PerPage, "6.12+"),
+    DesignEntry(Bitmap, "v3", BitmapParams), DesignEntry(FastOnly, "v5-v7"))}
+"""Registry: ``mglru.notifier`` → the design's facts, in the order of the docs."""
+
+DESIGNS: dict[str, type[NotifierDesign]] = {name: e.cls for name, e in NOTIFIER_DESIGNS.items()}
 
 
 def make_design(name: str, ops: KvmAgingOps, unreliable_fallback: str) -> NotifierDesign:

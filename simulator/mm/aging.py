@@ -155,19 +155,21 @@ class Aging:
         """
         result = WalkResult(seq=seq, force_scan=force_scan)
         st = self.mm_state
-        if seq <= st.seq:  # another walker already finished this iteration
-            return result
-        if not self.should_walk_mmu(force_scan):
+        if seq <= st.seq:  # this iteration has handed out its last mm already
+            last = False
+        elif not self.should_walk_mmu(force_scan):
             st.seq, st.head = st.seq + 1, -1  # iterate_mm_list_nowalk
-            return self._inc_max_seq(seq, clock, result)
-        if self.waits:
+            last = True
+        elif self.waits:
             last = yield from self._walk_6_1(seq, result)
-            if not last and priority <= DEF_PRIORITY - 2 and self.lruvec.max_seq == seq:
-                result.waited = True
-                yield WAIT  # wait_event_killable until max_seq moves
         else:
             last = yield from self._walk(seq, result)
-        return self._inc_max_seq(seq, clock, result) if last else result
+        if last:
+            return self._inc_max_seq(seq, clock, result)
+        if self.waits and priority <= DEF_PRIORITY - 2 and self.lruvec.max_seq == seq:
+            result.waited = True
+            yield WAIT  # before 6.4: wait_event_killable until max_seq moves
+        return result
 
     def _walk(self, seq: int, result: WalkResult) -> Generator[Work, None, bool]:
         """≥6.4: take mms from the shared cursor until it wraps; True if this caller's step

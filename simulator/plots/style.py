@@ -25,6 +25,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.typing import FillStyleType, RcKeyType
 
+from simulator.output import atomic_write
+
 OKABE_ITO: dict[str, str] = {
     "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9",
     "bluish_green": "#009E73", "yellow": "#F0E442", "blue": "#0072B2",
@@ -158,11 +160,7 @@ def render(fig: Figure, fmt: str) -> bytes:
 
 
 def save(fig: Figure, out_dir: Path, name: str) -> dict[str, Path]:
-    """Write ``name.png`` and ``name.svg`` under ``out_dir``; returns {format: path}."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for fmt in ("png", "svg"):
-        path = out_dir / f"{name}.{fmt}"
-        path.write_bytes(render(fig, fmt))
-        paths[fmt] = path
-    return paths
+    """Write ``name.png`` and ``name.svg`` under ``out_dir`` (each atomically); returns
+    {format: path}."""
+    return {fmt: atomic_write(out_dir / f"{name}.{fmt}", render(fig, fmt))
+            for fmt in ("png", "svg")}

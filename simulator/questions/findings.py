@@ -4,14 +4,13 @@ the same formatting, so a test can check every number of the text against them."
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from simulator.output import atomic_write
 from simulator.questions.analyses import Finding
 from simulator.questions.stats import fmt
 
@@ -23,14 +22,6 @@ def _markdown(df: pd.DataFrame) -> str:
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines) + "\n"
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def write_findings(out: Path, results: Sequence[tuple[Any, pd.DataFrame, Finding]], *,
@@ -63,9 +54,9 @@ def write_findings(out: Path, results: Sequence[tuple[Any, pd.DataFrame, Finding
         lines += [f"![{q.title}](findings/{q.name}/{figs['png'].name})", ""]
         for tname, tdf in finding.tables.items():
             csv = folder / f"{tname.replace(' ', '_')}.csv"
-            _atomic_text(csv, tdf.to_csv(index=False))
+            atomic_write(csv, tdf.to_csv(index=False))
             lines += [f"**{tname}** (`{csv.relative_to(out)}`)", "", _markdown(tdf)]
         lines += finding.notes
     path = out / "findings.md"
-    _atomic_text(path, "\n".join(lines) + "\n")
+    atomic_write(path, "\n".join(lines) + "\n")
     return path

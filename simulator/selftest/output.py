@@ -1,18 +1,16 @@
 """The selftest's results as tables and as a run folder.
 
-A selftest run folder has the files of every run folder (``runner.write_run``: summary,
-passes, time series, ``lru_gen`` snapshots, effective configuration) plus ``phases.csv``
-(``phase, seconds, ns``: one row per printed phase, and with ``-p`` the ``vcpu wall time`` and
-the mean aging pass) and ``output.txt`` (what the command printed). It is built under a
-temporary name and renamed into place, so it is complete or absent.
+A selftest run folder has the files of every run folder (``simulator.output.write_run``:
+summary, passes, time series, ``lru_gen`` snapshots, effective configuration) plus
+``phases.csv`` (``phase, seconds, ns``: one row per printed phase, and with ``-p`` the ``vcpu
+wall time`` and the mean aging pass) and ``output.txt`` (what the command printed), all before
+the ``.complete`` marker. It is built under a temporary name and renamed into place, so it is
+complete or absent.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,8 +18,8 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import to_toml
-from simulator.metrics import PASS_COLUMNS, TIMESERIES_COLUMNS
-from simulator.runner import RunResult, summary_row, write_run
+from simulator.output.run_folder import run_result, write_run
+from simulator.output.summary import summary_row
 from simulator.selftest.driver import SelftestResult
 
 PHASE_COLUMNS = ("phase", "seconds", "ns")
@@ -63,30 +61,10 @@ def summary(result: SelftestResult) -> dict[str, Any]:
     return row
 
 
-def run_result(result: SelftestResult) -> RunResult:
-    """The generic run tables of a selftest run."""
-    data = result.data
-    return RunResult(
-        summary=summary(result),
-        passes=pd.DataFrame(data.passes, columns=list(PASS_COLUMNS)),
-        timeseries=pd.DataFrame(data.timeseries, columns=list(TIMESERIES_COLUMNS)),
-        lru_gen="\n".join(data.lru_gen),
-        config_toml=to_toml(result.scenario),
-    )
-
-
 def write_selftest_run(result: SelftestResult, out: Path) -> Path:
     """Write ``out/<scenario>/<run_id>/`` atomically; returns the folder."""
     folder = Path(out) / result.scenario.name / run_id(result)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        built = write_run(run_result(result), staging / "run")
-        phases_frame(result).to_csv(built / "phases.csv", index=False)
-        (built / "output.txt").write_text("\n".join(result.lines) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(built, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
+    phases = phases_frame(result)
+    return write_run(run_result(result.data, result.wall_time_s, summary(result)), folder,
+                     extra={"phases.csv": lambda path: phases.to_csv(path, index=False),
+                            "output.txt": "\n".join(result.lines) + "\n"})

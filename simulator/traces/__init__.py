@@ -1,8 +1,10 @@
 """Trace readers: recorded memory references, streamed in bounded memory.
 
 Formats (:data:`FORMATS`): ``csv`` (:mod:`.csvtrace`), ``npy``/``npz`` (:mod:`.npytrace`),
-libCacheSim ``oracleGeneral`` (:mod:`.oracle`) and valgrind ``lackey`` (:mod:`.lackey`). Open
-one with :func:`open_trace` and iterate :meth:`TraceReader.chunks`; :func:`summarize` makes one
+libCacheSim ``oracleGeneral`` (:mod:`.oracle`) and valgrind ``lackey`` (:mod:`.lackey`). How to
+read one is a :class:`TraceOptions` (:mod:`.options`: the ``trace_*`` scenario keys and the
+``mglru-sim trace`` flags come from it). Open one with :func:`open_trace` and iterate
+:meth:`TraceReader.chunks`; :func:`summarize` makes one
 pass for the counts and the dense page map (:mod:`.pagemap`), :func:`count_distinct_pages`
 sizes a region for a replay, :func:`convert_trace` writes ``.npy`` or ``.csv``.
 
@@ -18,11 +20,11 @@ from simulator.traces.base import (
     PAGE_SHIFT,
     Chunk,
     TraceError,
-    TraceOptions,
     TraceReader,
     detect_format,
 )
 from simulator.traces.convert import OUTPUT_FORMATS, convert_trace
+from simulator.traces.options import TraceOptions
 from simulator.traces.pagemap import REMAP_ORDERS, PageMap, PageMapBuilder, build_page_map
 from simulator.traces.readers import READERS, open_trace
 from simulator.traces.summary import TraceSummary, count_distinct_pages, summarize

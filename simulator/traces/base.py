@@ -8,7 +8,7 @@ carries them, a write flag, a stream (thread, CPU) number and a timestamp.
 
 Every reader raises :class:`TraceError` for a missing, empty or corrupt file, naming the file
 and the line (text formats) or the record and byte offset (binary formats), so the CLI prints
-one line and exits 2. :class:`TraceError` is a :class:`~simulator.config.ConfigError`: a trace
+one line and exits 2. :class:`TraceError` is a :class:`~simulator.params.ConfigError`: a trace
 is scenario input, and every command that catches bad scenario input catches bad traces too.
 """
 
@@ -22,7 +22,7 @@ from typing import ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from simulator.config import ConfigError, WorkloadConfig
+from simulator.params import ConfigError
 
 PAGE_SHIFT = 12
 """``log2`` of the 4 KiB page: ``page = address >> PAGE_SHIFT`` for byte-address traces."""
@@ -79,48 +79,6 @@ class Chunk:
 
     def __len__(self) -> int:
         return len(self.pages)
-
-
-@dataclass(frozen=True, slots=True)
-class TraceOptions:
-    """How to read a trace. Column names apply to csv (header name or 0-based index) and to
-    npy/npz (structured field, 2-D column index, or npz member name)."""
-
-    format: str = "auto"
-    """One of :data:`FORMATS`, or ``auto`` (:func:`detect_format`)."""
-
-    column: str = ""
-    """The page column; empty: the first column (csv), a field named page/id/... (npy)."""
-
-    rw_column: str = ""
-    """csv/npy: column that says read or write; empty: none (npy: a ``write`` field if any)."""
-
-    stream_column: str = ""
-    """Column with a stream (thread/CPU) number, for ``trace_split = "column"``."""
-
-    time_column: str = ""
-    """csv/npy: timestamp column (only ``trace info`` uses it)."""
-
-    header: str = "auto"
-    """csv: ``yes``, ``no`` or ``auto`` (a header if the first line's page field is not a
-    number, or if a column is given by name)."""
-
-    delimiter: str = ","
-    """csv: field separator (``.tsv`` files default to a tab)."""
-
-    addresses: bool = False
-    """csv/npy: values are byte addresses, ``page = value >> 12``."""
-
-    instructions: bool = False
-    """lackey: also replay ``I`` (instruction fetch) lines, as reads."""
-
-    @classmethod
-    def from_workload(cls, cfg: WorkloadConfig) -> TraceOptions:
-        """The reader options of a ``[workload]`` of kind ``trace``."""
-        return cls(format=cfg.trace_format, column=cfg.trace_column,
-                   rw_column=cfg.trace_rw_column, stream_column=cfg.trace_stream_column,
-                   header=cfg.trace_header, delimiter=cfg.trace_delimiter,
-                   addresses=cfg.trace_addresses, instructions=cfg.trace_instructions)
 
 
 class TraceReader(Protocol):
@@ -185,5 +143,5 @@ def check_file(path: str | Path) -> Path:
 
 __all__ = [
     "DEFAULT_CHUNK_RECORDS", "FORMATS", "PAGE_SHIFT", "Chunk", "PageIds", "TraceError",
-    "TraceOptions", "TraceReader", "check_file", "detect_format",
+    "TraceReader", "check_file", "detect_format",
 ]

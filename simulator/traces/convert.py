@@ -3,13 +3,13 @@
 The output holds the records in trace order with the columns the input has: ``page`` (raw id,
 ``uint64``), then ``write`` (if the input records reads and writes), ``stream`` (if a stream
 column was chosen) and ``time`` (if the input has timestamps). Both outputs read back with the
-default options. The file is written under a temporary name in the target directory and renamed
-into place (``os.replace``), so a failed conversion never leaves a partial file behind.
+default options. The file is streamed, chunk by chunk, into a temporary file that
+:func:`simulator.output.atomic_write` renames into place, so a failed or interrupted conversion
+never leaves a partial file behind.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from simulator.output import atomic_write
 from simulator.traces.base import DEFAULT_CHUNK_RECORDS, Chunk, TraceError, TraceReader
 
 OUTPUT_FORMATS: dict[str, str] = {".npy": "npy", ".csv": "csv"}
@@ -63,16 +64,10 @@ def convert_trace(reader: TraceReader, out: str | Path,
         raise ValueError(f"{out}: cannot write this format; the output must end in "
                          f"{' or '.join(OUTPUT_FORMATS)}")
     records, names = _columns(reader, chunk_records)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        if fmt == "npy":
-            _write_npy(reader, tmp, records, names, chunk_records)
-        else:
-            _write_csv(reader, tmp, names, chunk_records)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if fmt == "npy":
+        atomic_write(out, lambda tmp: _write_npy(reader, tmp, records, names, chunk_records))
+    else:
+        atomic_write(out, lambda tmp: _write_csv(reader, tmp, names, chunk_records))
     return records
 
 

@@ -34,9 +34,9 @@ from simulator.traces.base import (
     PAGE_SHIFT,
     Chunk,
     TraceError,
-    TraceOptions,
     check_file,
 )
+from simulator.traces.options import TraceOptions
 
 READ_WORDS = ("r", "read", "l", "load", "get", "0", "false")
 WRITE_WORDS = ("w", "write", "s", "store", "set", "m", "modify", "put", "update", "1", "true")

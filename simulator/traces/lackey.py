@@ -31,9 +31,9 @@ from simulator.traces.base import (
     PAGE_SHIFT,
     Chunk,
     TraceError,
-    TraceOptions,
     check_file,
 )
+from simulator.traces.options import TraceOptions
 
 BYTES_PER_RECORD = 16
 """Bytes read per requested record: lackey lines are 14 to 28 bytes long."""

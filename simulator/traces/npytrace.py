@@ -33,9 +33,9 @@ from simulator.traces.base import (
     PAGE_SHIFT,
     Chunk,
     TraceError,
-    TraceOptions,
     check_file,
 )
+from simulator.traces.options import TraceOptions
 
 PAGE_FIELDS = ("page", "pages", "id", "obj_id", "addr", "address")
 WRITE_FIELDS = ("write", "is_write", "writes")

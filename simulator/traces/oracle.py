@@ -21,9 +21,9 @@ from simulator.traces.base import (
     DEFAULT_CHUNK_RECORDS,
     Chunk,
     TraceError,
-    TraceOptions,
     check_file,
 )
+from simulator.traces.options import TraceOptions
 
 RECORD = np.dtype([("ts", "<u4"), ("id", "<u8"), ("sz", "<u4"), ("nv", "<i8")])
 """One packed 24-byte record."""

@@ -7,7 +7,6 @@ from pathlib import Path
 from simulator.traces.base import (
     FORMATS,
     TraceError,
-    TraceOptions,
     TraceReader,
     check_file,
     detect_format,
@@ -15,6 +14,7 @@ from simulator.traces.base import (
 from simulator.traces.csvtrace import CsvReader
 from simulator.traces.lackey import LackeyReader
 from simulator.traces.npytrace import NpyReader, NpzReader
+from simulator.traces.options import TraceOptions
 from simulator.traces.oracle import OracleGeneralReader
 
 READERS: dict[str, type[CsvReader | NpyReader | NpzReader | OracleGeneralReader | LackeyReader]]

@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from simulator.config import PAGE_SIZE
-from simulator.traces.base import DEFAULT_CHUNK_RECORDS, TraceError, TraceOptions, TraceReader
+from simulator.traces.base import DEFAULT_CHUNK_RECORDS, TraceError, TraceReader
+from simulator.traces.options import TraceOptions
 from simulator.traces.pagemap import PageMap, PageMapBuilder
 from simulator.traces.readers import open_trace
+from simulator.units import PAGE_SIZE
 
 
 @dataclass(frozen=True, slots=True)

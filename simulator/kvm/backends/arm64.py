@@ -14,9 +14,18 @@ present entry invalidate the VMID by broadcast TLBI (``__kvm_tlb_flush_vmid``; t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from simulator.kvm.backends.base import BackendBase
+from simulator.params import param
+
+
+@dataclass(frozen=True, slots=True)
+class Arm64Params:
+    """The ``[vm]`` key only arm64 reads."""
+
+    hw_af: bool = param(True, doc="arm64 only: hardware Access Flag (false: access-flag faults)")
 
 
 class Arm64(BackendBase):
@@ -29,6 +38,7 @@ class Arm64(BackendBase):
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "read", "none")
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ("read", "none")
+    Params: ClassVar[type] = Arm64Params
 
     @property
     def young_via_fault(self) -> bool:

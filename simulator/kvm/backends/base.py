@@ -26,6 +26,7 @@ from simulator.accounting import Work
 from simulator.costs import CostConfig
 from simulator.kernels.profile import KernelProfile
 from simulator.kvm.sptes import Sptes
+from simulator.params import NoParams
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -129,6 +130,10 @@ class BackendBase:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    """Registry fact: the ``[vm]`` keys this backend alone reads (a frozen dataclass)."""
+    memory_per_page: ClassVar[int] = 3
+    """Registry fact: bytes per page of the index space (``Sptes``: present, young, dirty)."""
     aging_locks: ClassVar[tuple[str, ...]] = ("write",)
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()

@@ -12,13 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.plots import ResultsError, load_results
-from simulator.report import write_outputs
+from simulator.cli.args import Subparsers
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``plot`` subcommand."""
-    p = subparsers.add_parser(
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
         "plot", help="figures (PNG and SVG) and report.html from saved results only",
         description="Write figures (PNG and SVG) and a self-contained report.html from saved "
                     "results, without re-simulating.")
@@ -28,11 +26,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="where to write report.html and figures/ (default: RESULTS_DIR)")
     p.add_argument("--each-run", action="store_true",
                    help="also write a report for every run below RESULTS_DIR")
-    p.set_defaults(func=cmd_plot)
+    p.set_defaults(func=command)
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
     """Write the figures and report; print where they went."""
+    from simulator.plots import ResultsError, load_results
+    from simulator.report import write_outputs
+
     root = Path(args.results_dir)
     out = None if args.out is None else Path(args.out)
     try:
@@ -52,3 +53,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+__all__ = ["command", "register"]

@@ -11,20 +11,19 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
+from simulator.cli.args import Subparsers, add_out, add_set
 from simulator.config import ConfigError, parse_size
-from simulator.selftest.driver import MODES, AccessTracking, SelftestParams, selftest_scenario
-from simulator.selftest.output import write_selftest_run
 
 
-def register(subparsers: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add ``selftest access-tracking``."""
-    st: argparse.ArgumentParser = subparsers.add_parser(
-        "selftest", help="replicas of KVM selftests on the simulated machine",
-        description="Replicas of KVM selftests on the simulated machine.")
+    from simulator.selftest.driver import MODES
+
+    st = sub.add_parser("selftest", help="replicas of KVM selftests on the simulated machine",
+                        description="Replicas of KVM selftests on the simulated machine.")
     tests = st.add_subparsers(dest="selftest", required=True, parser_class=type(st))
-    p: argparse.ArgumentParser = tests.add_parser(
+    p = tests.add_parser(
         "access-tracking", help="access_tracking_perf_test (phases, idle checks, -p)",
         description="Replica of tools/testing/selftests/kvm/access_tracking_perf_test: every "
                     "vCPU touches its memory, memory is marked idle, each phase is timed "
@@ -43,29 +42,25 @@ def register(subparsers: Any) -> None:
                    help="age back to back while the vCPUs populate memory (v4-v8 series)")
     p.add_argument("--backend", default=None, metavar="NAME",
                    help="KVM backend (default: the scenario default, x86_tdp)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario key, e.g. vm.aging_lock=write")
-    p.add_argument("--out", default="results", help="results root (default: results)")
+    add_set(p, "override a scenario key, e.g. vm.aging_lock=write")
+    add_out(p)
     p.add_argument("--no-out", action="store_true", help="do not write a run folder")
     p.add_argument("--seed", type=int, default=None, help="override sim.seed")
-    p.set_defaults(func=cmd_access_tracking)
+    p.set_defaults(func=command)
 
 
-def params_of(args: argparse.Namespace) -> SelftestParams:
-    """The selftest options of parsed arguments; ConfigError for a bad ``-b``."""
+def command(args: argparse.Namespace) -> int:
+    """Run the replica, print its lines, write the run folder; 1 if a check failed."""
+    from simulator.selftest.driver import AccessTracking, SelftestParams, selftest_scenario
+    from simulator.selftest.output import write_selftest_run
+
     try:
         size = parse_size(args.bytes)
-    except ValueError as e:
+    except ValueError as e:  # the selftest's own message for -b, as its -v and -p get
         raise ConfigError("selftest", "-b", str(e)) from None
     params = SelftestParams(vcpus=args.vcpus, bytes_per_vcpu=size, overlap=args.overlap,
                             warn_only=args.warn > 0, mode=args.mode, benchmark=args.benchmark)
     params.check()
-    return params
-
-
-def cmd_access_tracking(args: argparse.Namespace) -> int:
-    """Run the replica, print its lines, write the run folder; 1 if a check failed."""
-    params = params_of(args)
     sc = selftest_scenario(params, args.backend, args.set, args.seed)
     result = AccessTracking(sc, params, emit=lambda line: print(line, flush=True)).run()
     if result.failure is not None:
@@ -75,3 +70,6 @@ def cmd_access_tracking(args: argparse.Namespace) -> int:
         folder = write_selftest_run(result, Path(args.out))
         print(f"\nrun folder: {folder}")
     return 0 if result.passed else 1
+
+
+__all__ = ["command", "register"]

@@ -1,4 +1,4 @@
-"""``mglru-sim mrc TRACE --sizes ...``: exact LRU and simulated MGLRU miss-ratio curves.
+"""Miss-ratio curves of a trace: exact LRU (Mattson) and simulated MGLRU (``mglru-sim mrc``).
 
 For each cache size (in pages, or as a fraction of the trace's distinct pages) this reports:
 
@@ -17,20 +17,17 @@ event (:class:`simpy.core.StopSimulation`, the mechanism ``env.run(until=...)`` 
 ``sim.duration_ms`` is only a safety bound (one simulated hour). A replay that hits the bound
 first reports the ratio over what it replayed, with a warning.
 
-The sizes run in parallel (``--jobs``, a process pool). Output: a table on stdout, and under
-``--out`` ``mrc.csv`` (``cache_pages, lru_miss_ratio, mglru_miss_ratio``) and ``mrc.png`` /
-``mrc.svg`` (:func:`simulator.plots.mrc_figure`), each written atomically. With
-``--set host.policy=lru`` the simulated column is the machine's exact LRU, a self-check that
-must equal the Mattson column.
+The sizes run in parallel (a process pool). :func:`write_mrc` writes ``mrc.csv``
+(``cache_pages, lru_miss_ratio, mglru_miss_ratio``) and ``mrc.png`` / ``mrc.svg``
+(:func:`simulator.plots.mrc_figure`), each atomically. With ``host.policy = "lru"`` the
+simulated column is the machine's exact LRU, a self-check that must equal the Mattson column.
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
-import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from simulator.config import (
     PAGE_SIZE,
@@ -151,11 +149,12 @@ class OnePass:
 
 def replay_once(sc: Scenario, records: int) -> Replay:
     """Replay the task's trace once under ``sc`` (in this process)."""
+    from simulator.host import TASK_MM
     from simulator.machine import Machine
-    from simulator.runner import summary_row
+    from simulator.output.summary import summary_row
 
     def one_pass(actor: str, workload: Any, env: Any) -> Any:
-        return OnePass(workload, records, env) if actor == "task" else workload
+        return OnePass(workload, records, env) if actor == TASK_MM else workload
 
     if not sc.task_pages:
         raise RuntimeError("the scenario has no host-task workload to replay")
@@ -168,103 +167,78 @@ def replay_once(sc: Scenario, records: int) -> Replay:
                   accesses=int(row["accesses"]), wall_s=wall)
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``mrc`` command."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "mrc", help="exact LRU (Mattson) and simulated MGLRU miss-ratio curves of a trace",
-        description="Miss ratio at each cache size: exact LRU by Mattson's stack algorithm, "
-                    "MGLRU by replaying the trace once in a host-only scenario per size.")
-    p.add_argument("trace", metavar="TRACE", help="trace file (csv, npy, npz, "
-                   "oracleGeneral, lackey)")
-    p.add_argument("--sizes", required=True, metavar="LIST",
-                   help="cache sizes: page counts (49,490,4897) or fractions of the distinct "
-                        "pages (0.01,0.1)")
-    p.add_argument("--format", default="auto",
-                   help="trace format (default: from the file name)")
-    p.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
-                   help="parallel replays (default: the number of cores; 1: in this process)")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="where to write mrc.csv, mrc.png, mrc.svg (default: "
-                        "results/mrc/<trace name>)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario key of the replays, e.g. mglru.look_around=false "
-                        "or task.workload.trace_column=addr")
-    p.add_argument("--no-mglru", action="store_true", help="exact LRU only (no replays)")
-    p.set_defaults(func=cmd_mrc)
+@dataclass(frozen=True, slots=True)
+class TracePass:
+    """What one pass over the trace found: the replay scenario, the counts, the sizes asked."""
+
+    doc: dict[str, Any]
+    """The replay scenario before sizing (:func:`base_document`)."""
+    records: int
+    distinct_pages: int
+    sizes: list[int]
+    pages: npt.NDArray[np.uint64]
+    """Every record's raw page id, in trace order (what Mattson's algorithm reads)."""
 
 
-def _fail(message: str) -> int:
-    print(f"mglru-sim: error: {message}", file=sys.stderr)
-    return 2
+def read_trace(trace: Path, trace_format: str, overrides: list[str], sizes: str) -> TracePass:
+    """Read the trace once with the replay scenario's reader options, and parse ``sizes``.
+
+    Raises ConfigError (a bad ``--set``, a corrupt or missing trace: TraceError is one) or
+    ValueError (bad sizes).
+    """
+    from simulator.traces import summarize
+    from workloads.trace import TraceParams, trace_reader
+
+    doc = base_document(trace, trace_format, overrides)
+    opts = scenario_from_dict(doc, "mrc").task.workload.params_as(TraceParams)
+    reader = trace_reader(opts)
+    summary = summarize(reader, opts.remap, opts.chunk)
+    cache_sizes = parse_sizes(sizes, summary.distinct_pages)
+    pages = np.concatenate([c.pages for c in reader.chunks(opts.chunk)])
+    return TracePass(doc, summary.records, summary.distinct_pages, cache_sizes, pages)
 
 
-def cmd_mrc(args: argparse.Namespace) -> int:
-    """Compute, print and write the curves."""
-    from simulator.traces import TraceError, summarize
-    from workloads.trace import trace_reader
-
-    if args.jobs < 1:
-        return _fail(f"--jobs must be >= 1, got {args.jobs}")
-    trace = Path(args.trace)
-    try:
-        doc = base_document(trace, args.format, args.set)
-        wl = scenario_from_dict(doc, "mrc").task.workload
-        reader = trace_reader(wl)
-        summary = summarize(reader, wl.trace_remap, wl.trace_chunk)
-        sizes = parse_sizes(args.sizes, summary.distinct_pages)
-        pages = np.concatenate([c.pages for c in reader.chunks(wl.trace_chunk)])
-    except (TraceError, ConfigError, ValueError) as e:
-        return _fail(str(e))
+def lru_miss_ratios(pages: npt.NDArray[np.uint64],
+                    sizes: list[int]) -> tuple[npt.NDArray[np.float64], float]:
+    """Exact LRU's miss ratio at each size (one Mattson pass), and the seconds it took."""
     from simulator.mattson import miss_ratio_curve
 
     t0 = time.perf_counter()
-    lru = miss_ratio_curve(pages).miss_ratio(sizes)
-    mattson_s = time.perf_counter() - t0
-    del pages
-    replays = {} if args.no_mglru else _replays(doc, summary.distinct_pages,
-                                                summary.records, sizes, args)
-    frame = _frame(sizes, lru, replays)
-    print(f"trace {trace}: {summary.records:,} records, {summary.distinct_pages:,} distinct "
-          f"pages; Mattson {mattson_s:.2f} s ({summary.records / max(mattson_s, 1e-9):,.0f} "
-          "accesses/s)")
-    print(format_table(frame, replays))
-    out = Path(args.out) if args.out else Path("results") / "mrc" / trace.name
-    try:
-        written = write_outputs(frame, out)
-    except OSError as e:
-        return _fail(f"{out}: cannot write: {e.strerror or e}")
-    print("\n" + "\n".join(f"wrote {p}" for p in written))
-    return 0
+    ratios = miss_ratio_curve(pages).miss_ratio(sizes)
+    return ratios, time.perf_counter() - t0
 
 
-def _replays(doc: dict[str, Any], distinct: int, records: int, sizes: list[int],
-             args: argparse.Namespace) -> dict[int, Replay]:
-    quantum_set = any(s.split("=", 1)[0].strip() == "task.quantum_accesses" for s in args.set)
+def mglru_replays(tp: TracePass, jobs: int,
+                  overrides: Sequence[str] = ()) -> tuple[dict[int, Replay], list[str]]:
+    """One MGLRU replay per size, ``jobs`` at a time: the replays and the warnings to show
+    (a size whose scenario is invalid, a replay cut short by ``sim.duration_ms``).
+    ``overrides`` are the ``--set`` of :func:`read_trace` (one of ``task.quantum_accesses``
+    keeps the quantum from being sized to the cache)."""
+    quantum_set = any(s.split("=", 1)[0].strip() == "task.quantum_accesses" for s in overrides)
+    warnings: list[str] = []
     scenarios: dict[int, Scenario] = {}
-    for size in sizes:
+    for size in tp.sizes:
         try:
-            scenarios[size] = sized_scenario(doc, distinct, size, quantum_set)
+            scenarios[size] = sized_scenario(tp.doc, tp.distinct_pages, size, quantum_set)
         except ConfigError as e:
-            print(f"mglru-sim: warning: no MGLRU replay at {size} pages: {e}", file=sys.stderr)
+            warnings.append(f"no MGLRU replay at {size} pages: {e}")
     out: dict[int, Replay] = {}
-    if args.jobs == 1 or len(scenarios) <= 1:
-        out = {size: replay_once(sc, records) for size, sc in scenarios.items()}
+    if jobs == 1 or len(scenarios) <= 1:
+        out = {size: replay_once(sc, tp.records) for size, sc in scenarios.items()}
     else:
-        with ProcessPoolExecutor(max_workers=min(args.jobs, len(scenarios))) as pool:
-            futures = {size: pool.submit(replay_once, sc, records)
+        with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
+            futures = {size: pool.submit(replay_once, sc, tp.records)
                        for size, sc in scenarios.items()}
             out = {size: f.result() for size, f in futures.items()}
-    for size, r in out.items():
-        if r.accesses < records:
-            print(f"mglru-sim: warning: the replay at {size} pages stopped after "
-                  f"{r.accesses:,} of {records:,} records (sim.duration_ms)", file=sys.stderr)
-    return out
+    warnings += [f"the replay at {size} pages stopped after {r.accesses:,} of "
+                 f"{tp.records:,} records (sim.duration_ms)"
+                 for size, r in out.items() if r.accesses < tp.records]
+    return out, warnings
 
 
-def _frame(sizes: list[int], lru: npt.NDArray[np.float64],
-           replays: dict[int, Replay]) -> Any:
-    import pandas as pd
-
+def mrc_frame(sizes: list[int], lru: npt.NDArray[np.float64],
+              replays: dict[int, Replay]) -> pd.DataFrame:
+    """The ``mrc.csv`` table: one row per size (``nan`` where no replay ran)."""
     return pd.DataFrame({
         "cache_pages": np.asarray(sizes, dtype=np.int64),
         "lru_miss_ratio": lru,
@@ -273,47 +247,18 @@ def _frame(sizes: list[int], lru: npt.NDArray[np.float64],
     }, columns=list(MRC_COLUMNS))
 
 
-def format_table(frame: Any, replays: dict[int, Replay]) -> str:
-    """The table ``mrc`` prints: the three csv columns, then replay accesses/s."""
-    head = f"{'cache_pages':>12}  {'lru_miss_ratio':>14}  {'mglru_miss_ratio':>16}  " \
-           f"{'replay accesses/s':>17}"
-    lines = [head]
-    for row in frame.itertuples(index=False):
-        mg = "-" if math.isnan(row.mglru_miss_ratio) else f"{row.mglru_miss_ratio:.6f}"
-        r = replays.get(int(row.cache_pages))
-        rate = "-" if r is None else f"{r.accesses / max(r.wall_s, 1e-9):,.0f}"
-        lines.append(f"{int(row.cache_pages):>12,}  {row.lru_miss_ratio:>14.6f}  {mg:>16}  "
-                     f"{rate:>17}")
-    return "\n".join(lines)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write under a temporary name in the same directory, then rename into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def write_outputs(frame: Any, out: Path) -> list[Path]:
+def write_mrc(frame: pd.DataFrame, out: Path) -> list[Path]:
     """``mrc.csv`` and the figure (PNG and SVG) under ``out``, each atomically."""
+    from simulator.output import atomic_write
     from simulator.plots import mrc_figure
-    from simulator.plots.style import render
+    from simulator.plots.style import save
 
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = out / "mrc.csv"
-    _atomic_write(csv_path, frame.to_csv(index=False, float_format="%.6f",
-                                         lineterminator="\n").encode())
-    written = [csv_path]
-    fig = mrc_figure(frame)
-    for fmt in ("png", "svg"):
-        path = out / f"mrc.{fmt}"
-        _atomic_write(path, render(fig, fmt))
-        written.append(path)
-    return written
+    csv_path = atomic_write(out / "mrc.csv", frame.to_csv(index=False, float_format="%.6f",
+                                                          lineterminator="\n"))
+    figures = save(mrc_figure(frame), out, "mrc")
+    return [csv_path, figures["png"], figures["svg"]]
 
 
-__all__ = ["MRC_COLUMNS", "OnePass", "Replay", "base_document", "cmd_mrc", "format_table",
-           "parse_sizes", "register", "replay_once", "sized_scenario", "write_outputs"]
+__all__ = ["MRC_COLUMNS", "OnePass", "Replay", "TracePass", "base_document", "lru_miss_ratios",
+           "mglru_replays", "mrc_frame", "parse_sizes", "read_trace", "replay_once",
+           "sized_scenario", "write_mrc"]

@@ -15,35 +15,25 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
+from simulator.bench.baseline import baseline_path, environment_changes, load_baseline, merged
 from simulator.bench.compare import (
     BaselineError,
     BenchResults,
     Comparison,
     compare,
-    load_results,
     write_json_atomic,
-    write_text_atomic,
 )
-from simulator.bench.report import (
-    comparison_text,
-    json_document,
-    markdown,
-    targets_text,
-    verdict,
-)
-from simulator.bench.suites import CI_SCENARIOS, SUITES, ci_cases, run_ci
+from simulator.bench.report import comparison_text, json_document, markdown, targets_text, verdict
+from simulator.bench.suites import CI_SCENARIOS, SUITES, run_suite
+from simulator.cli.args import Subparsers, add_jobs, add_set
 from simulator.config import ConfigError
-
-BASELINES = Path("results/baselines")
-ENV_KEYS = ("python", "numpy", "simpy", "cpu")
-"""Environment entries that, when they differ from the baseline's, are worth a note."""
+from simulator.output import atomic_write
 
 
-def register(subparsers: Any) -> None:
+def register(sub: Subparsers) -> None:
     """Add the ``bench`` subcommand to the CLI's subparsers."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
+    p = sub.add_parser(
         "bench", help="run the benchmark suite; exit 1 on a regression against the baseline",
         description="Run a benchmark suite (ci: scenarios/ci/*.toml, deterministic metrics "
                     "gated against a baseline; perf: the performance targets) and print every "
@@ -69,76 +59,30 @@ def register(subparsers: Any) -> None:
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="run only this case (repeatable; ci: a scenario name or file stem; "
                         "perf: trace, aging or guest)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario key in every ci scenario (perf: the 64 GiB guest)")
+    add_set(p, "override a scenario key in every ci scenario (perf: the 64 GiB guest)")
     p.add_argument("--scenarios", metavar="DIR", default=str(CI_SCENARIOS),
                    help="ci: the folder of scenario files (default: scenarios/ci)")
-    p.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                   help="ci: cases run in parallel (default 1, for undisturbed timings)")
+    add_jobs(p, "ci: cases run in parallel (default 1, for undisturbed timings)", default=1)
     p.add_argument("--trace", metavar="FILE", default=None,
                    help="perf: the CloudPhysics oracleGeneral trace (default: "
                         "data/cloudPhysicsIO.oracleGeneral.bin of the repository)")
     p.add_argument("--changes-only", action="store_true",
                    help="print only metrics that are not unchanged (performance always shown)")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=command)
 
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _baseline_path(args: argparse.Namespace) -> tuple[Path, bool]:
-    """The baseline file and whether the user named it."""
-    if args.baseline is not None:
-        return Path(args.baseline), True
-    return BASELINES / f"{args.suite}.json", False
-
-
-def _run(args: argparse.Namespace) -> BenchResults:
-    if args.suite == "ci":
-        cases = ci_cases(Path(args.scenarios), args.only)
-        _progress(f"bench ci: {len(cases)} scenario(s) from {args.scenarios}, "
-                  f"{args.jobs} at a time")
-        return run_ci(cases, args.set, jobs=args.jobs, progress=_progress)
-    from simulator.bench.perf import GUEST_SCENARIO, run_perf
-    from simulator.config import load_scenario
-
-    bad = sorted(set(args.only) - {"trace", "aging", "guest"})
-    if bad:
-        raise BaselineError(f"--only: no perf part {bad[0]!r} (parts: trace, aging, guest)")
-    load_scenario(GUEST_SCENARIO, args.set)  # bad --set values fail here, before any run
-    _progress("bench perf: trace replay, aging pass, 64 GiB guest (a few minutes)")
-    return run_perf(args.only, args.set, Path(args.trace) if args.trace else None,
-                    progress=_progress)
-
-
-def _merge(old: BenchResults | None, new: BenchResults, partial: bool) -> BenchResults:
-    """With ``--only``, an update replaces the cases that ran and keeps the others."""
-    if old is None or not partial:
-        return new
-    cases = dict(old.cases)
-    cases.update(new.cases)
-    return BenchResults(new.suite, cases, new.environment, new.created_utc, new.targets,
-                        new.notes)
-
-
-def _load_baseline(args: argparse.Namespace) -> tuple[Path, BenchResults | None]:
-    """The baseline path and its results (None when there is none yet). Raises BaselineError
-    for a named file that does not exist, an unreadable one, or one of another suite."""
-    path, named = _baseline_path(args)
-    if not path.exists() and not (named and not args.update_baseline):
-        return path, None
-    baseline = load_results(path)
-    if baseline.suite != args.suite:
-        raise BaselineError(f"{path}: a baseline of suite {baseline.suite!r}, not "
-                            f"{args.suite!r}")
-    return path, baseline
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
+def command(args: argparse.Namespace) -> int:
+    path = baseline_path(args.suite, args.baseline)
     try:
-        path, baseline = _load_baseline(args)
-        results = _run(args)
+        baseline = load_baseline(path, args.suite, named=args.baseline is not None,
+                                 updating=args.update_baseline)
+        results = run_suite(args.suite, only=args.only, overrides=args.set,
+                            scenarios=Path(args.scenarios), jobs=args.jobs,
+                            trace=Path(args.trace) if args.trace else None, progress=_progress)
     except BaselineError as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
@@ -154,7 +98,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                   perf_tolerance_pct=args.perf_tolerance, only=only)
     rc = _print_report(args, cmp, results, baseline, path)
     if args.update_baseline:
-        written = write_json_atomic(path, _merge(baseline, results, bool(args.only)).to_json())
+        written = write_json_atomic(path, merged(baseline, results, bool(args.only)).to_json())
         print(f"baseline written: {written}")
         rc = 0
     _write_outputs(args, cmp, results, str(path) if baseline else None, rc)
@@ -167,9 +111,7 @@ def _print_report(args: argparse.Namespace, cmp: Comparison, results: BenchResul
     if baseline is not None:
         print(f"baseline: {path} ({baseline.created_utc}, "
               f"{baseline.environment.get('cpu', '?')})")
-        differ = [f"{k} {baseline.environment.get(k, '?')} -> {results.environment.get(k, '?')}"
-                  for k in ENV_KEYS
-                  if baseline.environment.get(k) != results.environment.get(k)]
+        differ = environment_changes(baseline, results)
         if differ:
             print("note: this run's environment differs from the baseline's ("
                   + "; ".join(differ) + "): a library or CPU change can also move metrics")
@@ -193,9 +135,9 @@ def _write_outputs(args: argparse.Namespace, cmp: Comparison, results: BenchResu
         write_json_atomic(args.json, json_document(cmp, results, baseline_path, rc))
         print(f"json: {args.json}")
     if args.markdown:
-        write_text_atomic(args.markdown, markdown(cmp, results, baseline_path is not None,
-                                                  args.changes_only))
+        atomic_write(args.markdown, markdown(cmp, results, baseline_path is not None,
+                                             args.changes_only))
         print(f"markdown: {args.markdown}")
 
 
-__all__ = ["cmd_bench", "register"]
+__all__ = ["command", "register"]

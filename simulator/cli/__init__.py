@@ -1,0 +1,54 @@
+"""The ``mglru-sim`` command line (also ``python -m simulator``); thin by design.
+
+One module per command, each with ``register(subparsers)`` (its options) and the function it
+sets as ``func``: it parses, calls the domain code, prints, and maps errors to exit codes.
+Exit codes: 0 ok, 1 a failed check or regression, 2 bad input (one line on stderr naming the
+file and key, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from simulator.cli import bench, mrc, plot, questions, run, selftest, sweep, trace, validate
+from simulator.cli import list as list_
+from simulator.cli.args import Parser
+from simulator.config import ConfigError
+from simulator.mm.lruvec import InvariantError
+from simulator.resources import ResourceError
+
+COMMANDS = (run, validate, list_, sweep, plot, trace, mrc, questions, bench, selftest)
+"""Every command module, in the order of ``mglru-sim --help``."""
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="mglru-sim",
+               description="The mglru-sim command line (also python -m simulator).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for command in COMMANDS:
+        command.register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        rc: int = args.func(args)
+    except (ConfigError, ResourceError) as e:
+        print(f"mglru-sim: error: {e}", file=sys.stderr)
+        return 2
+    except InvariantError as e:
+        print(f"mglru-sim: invariant violated: {e}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `mglru-sim ... | head`: the reader went away; not an error of ours
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("mglru-sim: interrupted", file=sys.stderr)
+        return 130
+    return rc
+
+
+__all__ = ["COMMANDS", "build_parser", "main"]

@@ -1,0 +1,35 @@
+"""``mglru-sim questions``: run the review-question sweeps and write findings.md."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from simulator.cli.args import Subparsers, add_jobs, add_set
+
+
+def register(sub: Subparsers) -> None:
+    p = sub.add_parser(
+        "questions", help="answer the series' open review questions: findings.md + figures",
+        description="Run every scenarios/questions/*.toml sweep (3 seeds each) and write "
+                    "findings.md with generated answers, tables, figures and seed spreads.")
+    p.add_argument("--out", default="results/questions", help="output folder")
+    p.add_argument("--quick", action="store_true", help="reduced sizes (CI)")
+    add_jobs(p, "parallel runs (default: the number of cores)")
+    p.add_argument("--only", action="append", default=[], metavar="NAME",
+                   help="run only this question (e.g. q3_nested_blindness); repeatable")
+    add_set(p, "override a key in every question's base scenario")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    from simulator.questions.run import run_questions
+
+    path = run_questions(Path(args.out), quick=args.quick, jobs=args.jobs, only=args.only,
+                         overrides=args.set, progress=not args.no_progress)
+    print(f"findings: {path}")
+    return 0
+
+
+__all__ = ["command", "register"]

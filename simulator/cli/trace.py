@@ -1,0 +1,111 @@
+"""``mglru-sim trace info|convert``: inspect a trace, or rewrite it as ``.npy`` or ``.csv``.
+
+``info`` streams the file once (bounded memory) and prints records, distinct pages, reads and
+writes, the footprint and the first and last timestamps; ``--reuse`` adds the exact LRU miss
+ratio at a few fractions of the footprint (:mod:`simulator.traces.reuse`). ``convert`` writes
+the records in trace order, atomically. The reading options are
+:class:`~simulator.traces.TraceOptions`'s flags. A missing or corrupt trace is bad input: one
+line on stderr naming the file and the line or record, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from simulator.cli.args import Subparsers
+from simulator.traces.options import add_options, from_args
+
+if TYPE_CHECKING:
+    from simulator.traces import TraceSummary
+    from simulator.traces.reuse import Reuse
+
+
+def register(sub: Subparsers) -> None:
+    """Add the ``trace`` command (``info`` and ``convert``)."""
+    p = sub.add_parser("trace", help="inspect and convert traces (csv, npy, oracleGeneral, "
+                                     "lackey)",
+                      description="Inspect a trace, or rewrite it as .npy or .csv.")
+    cmds = p.add_subparsers(dest="trace_command", required=True, parser_class=type(p))
+    info = cmds.add_parser("info", help="records, distinct pages, reads/writes, footprint")
+    info.add_argument("file", metavar="FILE")
+    info.add_argument("--reuse", action="store_true",
+                      help="also the exact LRU miss ratio at 1%%..80%% of the footprint")
+    add_options(info)
+    info.set_defaults(func=command_info)
+    conv = cmds.add_parser("convert", help="rewrite a trace as .npy or .csv (atomically)")
+    conv.add_argument("input", metavar="IN")
+    conv.add_argument("output", metavar="OUT", help="output file, ending in .npy or .csv")
+    add_options(conv)
+    conv.set_defaults(func=command_convert)
+
+
+def _time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return f"{t:.0f}" if t == int(t) else f"{t:g}"
+
+
+def format_info(s: TraceSummary) -> str:
+    """The table ``trace info`` prints."""
+    def share(v: int | None) -> str:
+        return "- (the format has no read/write flag)" if v is None \
+            else f"{v:,} ({v / s.records:.1%})"
+
+    rows = [
+        ("file", str(s.path)), ("format", s.format), ("records", f"{s.records:,}"),
+        ("distinct pages", f"{s.distinct_pages:,}"), ("reads", share(s.reads)),
+        ("writes", share(s.writes)),
+        ("footprint", f"{s.footprint_mib:,.1f} MiB ({s.distinct_pages:,} x 4 KiB)"),
+        ("first timestamp", _time(s.first_time)), ("last timestamp", _time(s.last_time)),
+        ("streams", "-" if s.stream_values is None else f"{len(s.stream_values):,} distinct"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def format_reuse(r: Reuse) -> str:
+    """The lines ``trace info --reuse`` adds."""
+    from simulator.traces.reuse import REUSE_FRACTIONS
+
+    out = [f"cold misses      {r.cold_ratio:.6f} of accesses"]
+    if r.median_distance is not None:
+        out.append(f"median reuse     {r.median_distance:,} pages (LRU stack distance)")
+    out += [f"LRU miss ratio   {m:.6f} at {c:,} pages ({f:g} of distinct)"
+            for f, c, m in zip(REUSE_FRACTIONS, r.sizes, r.miss_ratios, strict=True)]
+    return "\n".join(out)
+
+
+def command_info(args: argparse.Namespace) -> int:
+    """Print what one pass over the trace finds (a bad trace: TraceError, exit 2)."""
+    from simulator.traces import open_trace, summarize
+    from simulator.traces.reuse import reuse
+
+    opts = from_args(args, args.file)
+    s = summarize(open_trace(args.file, opts), "first_touch", opts.chunk)
+    print(format_info(s))
+    if args.reuse:
+        print(format_reuse(reuse(open_trace(args.file, opts), opts.chunk, s.distinct_pages)))
+    return 0
+
+
+def command_convert(args: argparse.Namespace) -> int:
+    """Write the trace as ``.npy`` or ``.csv``."""
+    from simulator.traces import convert_trace, open_trace
+
+    opts = from_args(args, args.input)
+    try:
+        n = convert_trace(open_trace(args.input, opts), args.output, opts.chunk)
+    except ValueError as e:  # TraceError (a ConfigError) is one too: bad input, exit 2
+        print(f"mglru-sim: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"mglru-sim: error: {args.output}: cannot write: {e.strerror or e}",
+              file=sys.stderr)
+        return 2
+    print(f"{args.output}: {n:,} records")
+    return 0
+
+
+__all__ = ["command_convert", "command_info", "format_info", "format_reuse", "register"]
