@@ -75,6 +75,10 @@ class Machine:
             vm.start()
         if self.task_workload is not None:
             env.process(actors.host_task(host, self.task_workload))
+        for name, cfg, _ in sc.all_vms():
+            if cfg.host_accesses > 0:
+                env.process(actors.host_side(host, name, cfg.host_accesses,
+                                             cfg.host_access_footprint))
         if host.node is not None and not self.policy.evicts_inline:
             env.process(actors.kswapd(host))
         if sc.host.proactive_reclaim and not self.policy.evicts_inline:
