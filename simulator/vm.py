@@ -66,8 +66,9 @@ class VcpuPath:
         self.vm.install_sptes(pages, writes)
 
     def fill(self, pages: IntArray) -> None:
-        leaves = self.vm.backend.sptes.leaf(pages)
-        self.vm.tlbs.fill(self.vcpu, np.unique(leaves) if len(leaves) > 1 else leaves)
+        sptes = self.vm.backend.sptes
+        # pages under one 2 MiB leaf share its TLB entry
+        self.vm.tlbs.fill(self.vcpu, np.unique(sptes.leaf(pages)) if sptes.nr_huge else pages)
 
 
 class Vm:

@@ -10,8 +10,6 @@ nothing. The intended API clears 0-60.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
 import numpy as np
 import pytest
 
@@ -21,7 +19,7 @@ from simulator.kvm import bitmap_batch
 from simulator.kvm.backends import make_backend
 from simulator.kvm.notifier import KvmAgingOps, make_design
 from simulator.kvm.tlb import Tlbs
-from simulator.mm.aging import Aging, WalkResult
+from simulator.mm.aging import Aging, WalkResult, drain
 from simulator.mm.fault import handle_faults
 from simulator.mm.lruvec import Lruvec
 from simulator.mm.pagetable import PageTables, layout
@@ -155,14 +153,7 @@ def test_posted_clears_p_iff_the_callers_bit_for_p_plus_k_is_set(young_pages: li
 
 
 def _walk(aging: Aging, lruvec: Lruvec) -> WalkResult:
-    gen: Generator[Work, None, WalkResult] = aging.try_to_inc_max_seq(lruvec.max_seq, True,
-                                                                      lambda: 0)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result: WalkResult = stop.value
-            return result
+    return drain(aging.try_to_inc_max_seq(lruvec.max_seq, True, lambda: 0))
 
 
 def _walk_twice(variant: str) -> tuple[WalkResult, WalkResult]:

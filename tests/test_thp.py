@@ -10,7 +10,6 @@ range; ``scan_folios``' budget in folios and isolation goal in pages (one THP fi
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ from simulator.costs import CostConfig
 from simulator.kvm.backends import KvmBackend, make_backend
 from simulator.kvm.notifier import KvmAgingOps, make_design
 from simulator.kvm.tlb import Tlbs
-from simulator.mm.aging import Aging, WalkResult, pmd_lock_batches
+from simulator.mm.aging import Aging, WalkResult, drain, pmd_lock_batches
 from simulator.mm.bloom import pmd_item
 from simulator.mm.constants import MIN_LRU_BATCH
 from simulator.mm.eviction import Eviction
@@ -80,14 +79,7 @@ def _rig(notifier: str = "per_page", backend: str = "x86_tdp") -> tuple[
 
 
 def _walk(aging: Aging, lv: Lruvec) -> WalkResult:
-    gen: Generator[Work, None, WalkResult] = aging.try_to_inc_max_seq(lv.max_seq, True,
-                                                                      lambda: 0)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result: WalkResult = stop.value
-            return result
+    return drain(aging.try_to_inc_max_seq(lv.max_seq, True, lambda: 0))
 
 
 def test_a_thp_fault_is_one_fault_of_512_pages() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.mm.constants import PTRS_PER_PTE
+from simulator.mm.folio import map_pmd
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -45,13 +46,7 @@ class Sptes:
         access sets the leaf's A (and D) bit."""
         fresh = ~self.huge[tables]
         tables, write = tables[fresh], write[fresh]
-        heads = tables * PTRS_PER_PTE
-        pages = (heads[:, None] + np.arange(PTRS_PER_PTE, dtype=np.int64)[None, :]).reshape(-1)
-        self.present[pages] = True
-        self.young[pages] = False
-        self.dirty[pages] = False
-        self.young[heads] = True
-        self.dirty[heads] = write
+        map_pmd(self.present, self.young, self.dirty, tables, write)
         self.huge[tables] = True
         self.nr_huge += len(tables)
 

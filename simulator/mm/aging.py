@@ -146,6 +146,17 @@ def pmd_lock_batches(tables: np.ndarray) -> int:
     return batches + (first >= 0)
 
 
+def drain(walker: Generator[Work | _Wait, None, WalkResult]) -> WalkResult:
+    """Run a walker (``Aging.try_to_inc_max_seq``) to its end without simulated time: for
+    tests and tools that need its result only."""
+    while True:
+        try:
+            next(walker)
+        except StopIteration as stop:
+            result: WalkResult = stop.value
+            return result
+
+
 def _table_run(tables: np.ndarray) -> slice | None:
     """The page slice of ``tables`` when they are consecutive (and not empty), else None."""
     if len(tables) == 0 or int(tables[-1]) - int(tables[0]) + 1 != len(tables):

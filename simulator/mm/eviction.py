@@ -242,12 +242,12 @@ class Eviction:
         res.rmap_walks += len(pages)
         work.cpu_ns += len(pages) * (self.costs.rmap_walk_ns + self.costs.pte_scan_ns)
         referenced = np.zeros(len(pages), dtype=bool)
-        large = self.lruvec.folios.is_large(pages)
-        if large.any():
-            referenced[large] = self._pmd_referenced(pages[large], work)
+        small = ~self.lruvec.folios.is_large(pages) if self.lruvec.folios.nr_huge else None
+        if small is not None and not small.all():
+            referenced[~small] = self._pmd_referenced(pages[~small], work)
         mms = self.mm_of_page[pages]
-        for mm_id in np.unique(mms[~large]):
-            sel = np.flatnonzero((mms == mm_id) & ~large)
+        for mm_id in np.unique(mms if small is None else mms[small]):
+            sel = np.flatnonzero(mms == mm_id if small is None else (mms == mm_id) & small)
             notifier = self.notifiers.get(int(mm_id))
             pv = pages[sel]
             pyoung = pt.young[pv].copy()

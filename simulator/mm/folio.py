@@ -93,6 +93,20 @@ def expand_ranges(starts: IntArray, sizes: IntArray | None) -> IntArray:
     return out
 
 
+def map_pmd(present: BoolArray, young: BoolArray, dirty: BoolArray, tables: IntArray,
+            write: BoolArray) -> IntArray:
+    """Map each table's 2 MiB as one young leaf (dirty where ``write``): every page present,
+    the A and D bits on the first page only. Returns the first pages (the leaves)."""
+    heads: IntArray = tables * HPAGE_PMD_NR
+    pages = (heads[:, None] + np.arange(HPAGE_PMD_NR, dtype=np.int64)[None, :]).reshape(-1)
+    present[pages] = True
+    young[pages] = False
+    dirty[pages] = False
+    young[heads] = True
+    dirty[heads] = write
+    return heads
+
+
 def expand_mask(heads_mask: BoolArray, folios: FolioMap) -> BoolArray:
     """A per-page mask set on folio heads, extended to every page of each large folio."""
     if folios.nr_huge == 0:
@@ -115,4 +129,5 @@ def weighted_bincount(keys: npt.NDArray[np.integer], sizes: IntArray | None,
     return weighted
 
 
-__all__ = ["HPAGE_PMD_NR", "FolioMap", "expand_mask", "expand_ranges", "weighted_bincount"]
+__all__ = ["HPAGE_PMD_NR", "FolioMap", "expand_mask", "expand_ranges", "map_pmd",
+           "weighted_bincount"]

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.mm.constants import PTRS_PER_PTE
-from simulator.mm.folio import HPAGE_PMD_NR, FolioMap
+from simulator.mm.folio import FolioMap, map_pmd
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -109,14 +109,8 @@ class PageTables:
     def map_thp(self, tables: IntArray, write: BoolArray) -> IntArray:
         """``do_huge_pmd_anonymous_page``: map each table's 2 MiB as one young PMD (dirty if
         ``write``); returns the folio heads."""
-        heads: IntArray = tables * HPAGE_PMD_NR
-        pages = (heads[:, None] + np.arange(HPAGE_PMD_NR, dtype=np.int64)[None, :]).reshape(-1)
-        self.present[pages] = True
-        self.young[pages] = False
-        self.dirty[pages] = False
-        self.swapped[pages] = False
-        self.young[heads] = True
-        self.dirty[heads] = write
+        heads = map_pmd(self.present, self.young, self.dirty, tables, write)  # pmd_none: no
+        # PTE table, so no swap entry to replace
         self.table_allocated[tables] = True
         self.folios.set_huge(tables)
         return heads

@@ -14,7 +14,8 @@ import pandas as pd
 
 from simulator.config import ConfigError, apply_overrides, read_toml
 from simulator.plots.style import save
-from simulator.questions.analyses import ANALYSES, Finding
+from simulator.questions.analyses import Finding
+from simulator.questions.registry import ANALYSES
 from simulator.sweep import expand_sweep, make_executor, run_sweep
 
 QUESTION_DIR = Path("scenarios/questions")
