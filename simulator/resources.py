@@ -13,6 +13,9 @@ against ``tracemalloc`` on real runs):
 - per workload: what its kind declares (``memory_bytes``: the ranked kinds' page permutation,
   zipf's CDF);
 - per vCPU: its TLB (8 per entry);
+- with host-side accesses to guest memory (``vm.host_accesses``), the guest's own last access
+  per page of the host index space (``GUEST_VIEW_BYTES``); the THP maps (one flag per PTE
+  table) are too small to count;
 - a fixed allowance for the interpreter and the imported libraries.
 
 The limit is ``--max-memory`` if given, else the machine's available memory
@@ -32,6 +35,7 @@ from simulator.mm.constants import PTRS_PER_PTE
 from workloads import WORKLOADS
 
 HOST_PAGE_BYTES = 44
+GUEST_VIEW_BYTES = 8
 TLB_ENTRY_BYTES = 8
 BASE_BYTES = 300 * 2**20
 """Python, numpy, pandas, SimPy and matplotlib once imported (measured RSS ≈ 250 MiB)."""
@@ -69,6 +73,8 @@ def estimate(sc: Scenario) -> Estimate:
         total += TLB_ENTRY_BYTES * vm.vcpus * max(vm.tlb_entries, 1)
     if sc.task_pages:
         total += _workload_bytes(sc.task.workload, sc.task_pages, 1)
+    if any(vm.host_accesses > 0 for _, vm, _ in sc.all_vms()):
+        total += GUEST_VIEW_BYTES * nr
     return Estimate(total, nr)
 
 

@@ -11,6 +11,7 @@ range; ``scan_folios``' budget in folios and isolation goal in pages (one THP fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from simulator.accounting import Work
 from simulator.costs import CostConfig
-from simulator.kvm.backends import KvmBackend, make_backend
+from simulator.kvm.backends import BACKENDS, KvmBackend, make_backend
 from simulator.kvm.notifier import KvmAgingOps, make_design
 from simulator.kvm.tlb import Tlbs
 from simulator.mm.aging import Aging, WalkResult, drain, pmd_lock_batches
@@ -209,3 +210,10 @@ def test_invariants_hold_over_mixed_folio_sizes(script: list[Step], small_tables
         else:
             lv.inc_max_seq(0)
         _check(pt, lv)
+
+
+def test_docs_backends_states_every_backends_thp_rule() -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "backends.md").read_text()
+    for name, cls in BACKENDS.items():
+        size = "2 MiB" if cls.maps_2m else "4 KiB"
+        assert f"| `{name}` | {size} | {cls.thp_rule} |" in text
