@@ -405,8 +405,8 @@ class Lruvec:
         if not np.array_equal(counts, self.nr_pages):
             raise InvariantError(f"nr_pages {self.nr_pages.tolist()} != pages of the folios "
                                  f"per gen {counts.tolist()}")
-        tails = on & self._tail_mask()
-        if np.any(tails):
+        tails = on & self._tail_mask() if self.folios.nr_huge else None
+        if tails is not None and np.any(tails):
             raise InvariantError(f"page {int(np.flatnonzero(tails)[0])}: a THP tail page on "
                                  "an LRU list (the folio's state lives on its head)")
         if np.any((self.lst >= 0) != on):
