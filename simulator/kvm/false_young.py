@@ -49,8 +49,7 @@ class FalseYoung:
         self.backend = backend
         self.speculative = speculative
         self.cmpxchg_fail = cmpxchg_fail if (
-            getattr(backend, "cmpxchg_counts_young", False)
-            and backend.aging_lock == "none") else 0.0
+            backend.cmpxchg_counts_young and backend.aging_lock == "none") else 0.0
         self.rng = rng
 
     @property
