@@ -223,7 +223,11 @@ class Classic:
         lists.workingset[folios] = False
         lists.workingset[refault[restore]] = True
         # in fault order: the new folios are added to the LRU in ascending page order
-        is_active = np.isin(folios, active)
+        if folios is pages:  # no THP: the folios are the faulting pages, in order
+            is_active = np.zeros(len(pages), dtype=bool)
+            is_active[np.flatnonzero(swapped)[activate]] = True
+        else:
+            is_active = np.isin(folios, active)
         lists.add(folios[~is_active], INACTIVE)
         lists.add(folios[is_active], ACTIVE)
         return FaultResult(first_touch=len(fresh) - folded, swap_in=len(refault),
@@ -262,7 +266,7 @@ class Classic:
                 continue
             sel = mms == mm_id
             small = sel if sizes is None else sel & (sizes == 1)
-            if small.any():
+            if sizes is None or small.any():
                 referenced[small] |= notifier.clear_flush_young(pages[small], work)
             if sizes is not None and (sel & ~small).any():
                 large = sel & ~small  # PMD-mapped: pmdp_clear_flush_young_notify
