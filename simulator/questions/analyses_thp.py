@@ -91,11 +91,11 @@ def _thp_sentences(rows: list[dict[str, str]]) -> list[str]:
         name = _label(r["release"], r["backend"], r["bitmap variant"])
         out.append(
             f"On {name}, THP backing takes the aging pass from {r['aging pass (ms), no THP']} "
-            f"to {r['aging pass (ms), THP']} ms and the notifier calls per pass from "
-            f"{r['calls per pass, no THP']} to {r['calls per pass, THP']} (beyond seed "
-            f"noise: {r['aging pass (ms) change real?']}); the walk's young recall moves from "
-            f"{r['walk recall, no THP']} to {r['walk recall, THP']} and precision from "
-            f"{r['precision, no THP']} to {r['precision, THP']}.")
+            f"to {r['aging pass (ms), THP']} ms (a change beyond seed noise: "
+            f"{r['aging pass (ms) change real?']}) and the notifier calls per pass from "
+            f"{r['calls per pass, no THP']} to {r['calls per pass, THP']}; the walk's young "
+            f"recall is {r['walk recall, no THP']} without THP and {r['walk recall, THP']} with "
+            f"it, young precision {r['precision, no THP']} and {r['precision, THP']}.")
     return out
 
 
