@@ -21,7 +21,9 @@ how far ahead it may be read; the quantum that reaches the limit runs the refere
 
 When a stretch applies: the compiled core (``simulator.jit``), no VM (the host task is the
 only one touching memory), no per-step invariant checks, no THP (folios of one page), and a
-policy with a stretch kernel (``lru`` so far; others run the reference quanta).
+policy with a stretch kernel: ``lru`` (``simulator.stretch.lru``) and ``mglru`` when the host
+task is its only reclaimer (``simulator.stretch.mglru``); ``classic`` runs the reference
+quanta.
 """
 
 from __future__ import annotations
@@ -107,12 +109,17 @@ def task_kernel(host: HostCore) -> TaskKernel | None:
             or host.truth.guest_access is not None:
         return None
     from simulator.policies.lru import ExactLruPolicy
+    from simulator.policies.mglru import MglruPolicy
+    from simulator.stretch import mglru
 
     policy = host.policy
     if isinstance(policy, ExactLruPolicy) and hasattr(policy.lru, "links"):
         from simulator.stretch.lru import LruTaskKernel
 
         return LruTaskKernel(host, policy)
+    if mglru.applies(host):
+        assert isinstance(policy, MglruPolicy)
+        return mglru.MglruTaskKernel(host, policy)
     return None
 
 
