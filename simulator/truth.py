@@ -95,6 +95,16 @@ class GroundTruth:
         self.guest_total = Confusion()
         """The same decisions against the guest's own accesses (``guest_view`` only)."""
 
+    @property
+    def tick(self) -> int:
+        """The logical clock: the stamp the next access or harvest gets."""
+        return self._tick
+
+    @tick.setter
+    def tick(self, value: int) -> None:
+        """Set by compiled kernels that recorded accesses in ``last_access`` themselves."""
+        self._tick = value
+
     def record_access(self, pages: npt.NDArray[np.int64], guest: bool = True) -> None:
         """Accesses to ``pages`` now; ``guest=False`` for host-side touches of guest memory."""
         heads = self.folios.heads(pages) if self.folios is not None else pages

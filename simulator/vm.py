@@ -25,7 +25,7 @@ from simulator.kvm.false_young import FalseYoung
 from simulator.kvm.mmu_lock import FastLock, LockModel
 from simulator.kvm.mmu_lock_fine import FineLock
 from simulator.kvm.notifier import KvmAgingOps, NotifierDesign, make_design
-from simulator.kvm.tlb import Tlbs
+from simulator.kvm.tlb import make_tlbs
 from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
 from simulator.mm.folio import HPAGE_PMD_NR
@@ -85,7 +85,7 @@ class Vm:
         self.base = self.region.start
         self.backend: KvmBackend = make_backend(cfg.backend, host.pt.nr_pages, cfg.aging_lock,
                                                 sc.costs, hw_af=cfg.hw_af, kernel=sc.kernel)
-        self.tlbs = Tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
+        self.tlbs = make_tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
         false_young = FalseYoung(self.backend, cfg.speculative_young, cfg.cmpxchg_fail,
                                  host.streams.generator(f"false_young.{name}"))
         ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=cfg.tlb_flush_on_age,

@@ -28,7 +28,7 @@ import simpy
 
 from simulator.mm.fault import map_faults
 from simulator.mm.folio import HPAGE_PMD_NR, expand_mask
-from simulator.mm.lru import ExactLru
+from simulator.mm.lru import make_exact_lru
 from simulator.mm.reclaim import AbortCheck, Request
 from simulator.policies.base import AccessOutcome, AccessPath, BoolArray, IntArray, PolicyHost
 
@@ -44,7 +44,7 @@ class ExactLruPolicy:
 
     def __init__(self, host: PolicyHost) -> None:
         self.host = host
-        self.lru = ExactLru(host.limit_pages)
+        self.lru = make_exact_lru(host.limit_pages, host.pt.nr_pages)
         self.folios: OrderedDict[int, int] = OrderedDict()
         """With THP: resident folio heads, least recently used first, and their pages."""
         self.folio_pages = 0
@@ -115,12 +115,12 @@ class ExactLruPolicy:
         is_first[first_seen] = True
         first_touch = int((is_first & ~touched_before[misses]).sum())
         gone = np.unique(evicted)
-        gone = gone[[int(p) not in lru for p in gone]]
+        gone = gone[~lru.contains(gone)]
         if len(gone):
             pt.unmap_to_swap(gone)
             host.zap(gone)
         new = np.unique(misses)
-        new = new[[int(p) in lru for p in new]]
+        new = new[lru.contains(new)]
         if len(new):
             wrote = np.isin(new, pages[writes])
             pt.map_pages(new, wrote)
