@@ -15,9 +15,11 @@ from pathlib import Path
 from simulator.bench.compare import BaselineError, BenchResults, environment, now_utc
 from simulator.bench.metrics import CaseResult, measure_scenario, run_isolated
 from simulator.config import ConfigError, read_toml
+from simulator.config.bundled import bundled_dir
 
 SUITES = ("ci", "perf")
-CI_SCENARIOS = Path("scenarios/ci")
+CI_SCENARIOS = bundled_dir("ci")
+"""The bundled ``scenarios/ci`` (found from any directory)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,7 +49,7 @@ def run_result(data: RunData, wall_time_s: float,
         passes=pd.DataFrame(data.passes, columns=list(PASS_COLUMNS)),
         timeseries=pd.DataFrame(data.timeseries, columns=list(TIMESERIES_COLUMNS)),
         lru_gen="\n".join(data.lru_gen),
-        config_toml=to_toml(data.scenario),
+        config_toml=to_toml(data.scenario, units=True),
     )
 
 

@@ -13,11 +13,12 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ConfigError, apply_overrides, read_toml
+from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
 from simulator.questions.analyses import ANALYSES, Finding
 from simulator.sweep import expand_sweep, make_executor, run_sweep
 
-QUESTION_DIR = Path("scenarios/questions")
+QUESTION_DIR = bundled_dir("questions")
 META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep")
 
 
