@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -44,6 +44,7 @@ from simulator.config import (
     apply_overrides,
     scenario_from_dict,
 )
+from simulator.progress import bar as progress_bar
 
 MRC_COLUMNS = ("cache_pages", "lru_miss_ratio", "mglru_miss_ratio")
 """The columns of ``mrc.csv``, in order."""
@@ -223,13 +224,19 @@ def mglru_replays(tp: TracePass, jobs: int,
         except ConfigError as e:
             warnings.append(f"no MGLRU replay at {size} pages: {e}")
     out: dict[int, Replay] = {}
-    if jobs == 1 or len(scenarios) <= 1:
-        out = {size: replay_once(sc, tp.records) for size, sc in scenarios.items()}
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
-            futures = {size: pool.submit(replay_once, sc, tp.records)
-                       for size, sc in scenarios.items()}
-            out = {size: f.result() for size, f in futures.items()}
+    with progress_bar(len(scenarios), "MGLRU replays", "size") as bar:
+        if jobs == 1 or len(scenarios) <= 1:
+            for size, sc in scenarios.items():
+                out[size] = replay_once(sc, tp.records)
+                bar.update(1)
+        else:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
+                futures = {pool.submit(replay_once, sc, tp.records): size
+                           for size, sc in scenarios.items()}
+                for f in as_completed(futures):
+                    out[futures[f]] = f.result()
+                    bar.update(1)
+            out = {size: out[size] for size in scenarios}  # size order, as before
     warnings += [f"the replay at {size} pages stopped after {r.accesses:,} of "
                  f"{tp.records:,} records (sim.duration_ms)"
                  for size, r in out.items() if r.accesses < tp.records]

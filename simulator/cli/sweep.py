@@ -95,6 +95,8 @@ def command(args: argparse.Namespace) -> int:
     print(f"table: {report.csv_path}")
     if report.parquet_path is not None:
         print(f"table: {report.parquet_path}")
+    for path in report.long_tables:
+        print(f"table: {path}")
     if report.errors_path is not None:
         print(f"errors: {report.errors_path}", file=sys.stderr)
     if not args.no_report and ok:

@@ -22,7 +22,13 @@ from simulator.progress import bar as progress_bar
 from simulator.provenance import Provenance
 from simulator.sweep.executors import Executor
 from simulator.sweep.expand import Sweep, SweepPoint
-from simulator.sweep.tables import CSV_NAME, sweep_row, write_errors, write_tables
+from simulator.sweep.tables import (
+    CSV_NAME,
+    sweep_row,
+    write_errors,
+    write_long_tables,
+    write_tables,
+)
 from simulator.sweep.tasks import RunOutcome, RunTask, code_fingerprint, failed
 
 CSV_REFRESH_S = 10.0
@@ -41,6 +47,8 @@ class SweepReport:
     failed: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
     errors_path: Path | None = None
+    long_tables: list[Path] = field(default_factory=list)
+    """``sweep_passes`` and ``sweep_timeseries`` (Parquet or CSV), when any run has rows."""
 
 
 def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool = False,
@@ -98,6 +106,7 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
         if rows:
             report.csv_path, report.parquet_path = write_tables(sweep, rows, folder)
             report.errors_path = write_errors(folder, outcomes)
+            report.long_tables = write_long_tables(sweep, rows, folder)
         report.rows = sorted(rows, key=lambda r: int(r["run_index"]))
     return report
 
