@@ -99,7 +99,6 @@ def calibration_figure(calibration: pd.DataFrame) -> Figure:
     units: list[str] = (sorted(calibration["unit"].dropna().astype(str).unique())
                         if "unit" in calibration.columns else [])
     values.set_xlabel(f"value ({units[0]})" if len(units) == 1 else "value (unit as labelled)")
-    values.legend(loc="lower right")
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = simulated / published
     ratio_ax.scatter(ratio, y, color=OKABE_ITO["blue"], zorder=3, label="simulated / published")
@@ -108,6 +107,7 @@ def calibration_figure(calibration: pd.DataFrame) -> Figure:
     if finite.size and (finite.max() > 10 or finite.min() < 0.1):
         ratio_ax.set_xscale("log")
     ratio_ax.set_xlabel("simulated / published (ratio)")
-    ratio_ax.legend(loc="lower right")
+    # one legend for both panels, below them: bars and points may fill either panel
+    fig.legend(loc="outside lower center", ncols=4, fontsize="small")
     fig.suptitle("Calibration: published versus simulated")
     return fig
