@@ -22,7 +22,8 @@ CLI = Path(sys.executable).with_name("mglru-sim")
 TINY = ["--set", "sim.duration_ms=20", "--set", "vm.memory=16MiB", "--set", "host.memory=12MiB"]
 
 CASES: dict[str, list[list[str]]] = {
-    "run": [["run", "default", *TINY, "--no-report"], ["run", "questions/q6", *TINY, "--no-report", "-q"]],
+    "run": [["run", "default", *TINY, "--no-report"],
+            ["run", "questions/q6", *TINY, "--no-report", "-q"]],
     "sweep": [["sweep", "default", *TINY, "--set", "vm.vcpus=[1,2]", "--jobs", "1", "-q"]],
     "plot": [["plot", "results/default"]],
     "selftest": [["selftest", "access-tracking", "-v", "1", "-b", "16M", "-w", "--no-out"]],
