@@ -26,6 +26,7 @@ from simulator.output import atomic_write
 from simulator.plots import (
     NamedFigure,
     Results,
+    ResultsError,
     SavedRun,
     load_results,
     results_figures,
@@ -299,6 +300,13 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
     return "\n".join(p for p in parts if p) + "\n"
 
 
+def _nothing_finished(results: Results) -> bool:
+    table = results.table
+    if results.mrc is not None or results.calibration is not None or not len(table):
+        return False
+    return "status" in table.columns and not (table["status"].astype(str) == "ok").any()
+
+
 def write_outputs(results_dir: Path, out_dir: Path | None = None) -> ReportFiles:
     """Write ``figures/*.png``, ``figures/*.svg`` and ``report.html`` under ``out_dir``.
 
@@ -307,6 +315,9 @@ def write_outputs(results_dir: Path, out_dir: Path | None = None) -> ReportFiles
     """
     results = load_results(Path(results_dir))
     out = Path(results_dir) if out_dir is None else Path(out_dir)
+    if _nothing_finished(results):
+        raise ResultsError(f"{results_dir}: no run finished (every run in sweep.csv failed; "
+                           "see sweep_errors.txt): nothing to plot")
     specs = results_specs(results)
     figures: list[NamedFigure] = []
     with progress_bar(len(specs), "figures", "figure") as bar:

@@ -198,3 +198,25 @@ def test_completion_scripts(shell: str, capsys: pytest.CaptureFixture[str]) -> N
     assert "sweep" in script and "selftest" in script
     if shell != "tcsh":  # shtab's tcsh script completes commands, not options
         assert "--max-memory" in script
+
+
+@pytest.mark.parametrize("what", ["backends", "workloads", "policies", "kernels", "scenarios",
+                                  "keys"])
+def test_every_list_from_anywhere(what: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["list", what]) == 0
+    assert len(capsys.readouterr().out.splitlines()) >= 3
+
+
+def test_plot_refuses_a_sweep_where_every_run_failed(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    fixture = Path(__file__).parent / "fixtures" / "results" / "sweep" / "sweep.csv"
+    table = pd.read_csv(fixture).assign(status="failed")
+    folder = tmp_path / "failed"
+    folder.mkdir()
+    table.to_csv(folder / "sweep.csv", index=False)
+    assert main(["plot", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no run finished" in err
+    assert not (folder / "report.html").exists()
