@@ -9,8 +9,10 @@ fails here, naming the figure and the text.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.artist import Artist
 from matplotlib.backend_bases import RendererBase
@@ -23,7 +25,14 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 from simulator.cli import main
-from simulator.plots import NamedFigure, load_results, results_figures
+from simulator.plots import (
+    FAMILIES,
+    NamedFigure,
+    family_figure,
+    load_results,
+    results_figures,
+    tradeoff_figure,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 SMALL = ["sim.duration_ms=60", "vm.memory=32MiB", "vm.vcpus=2", "sim.sample_interval_ms=5"]
@@ -50,12 +59,35 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 Drawn = list[tuple[str, NamedFigure]]
 
 
+def _many_keys() -> pd.DataFrame:
+    """A synthetic sweep of five swept keys and seeds: columns, rows and line styles in use."""
+    levels = {"mglru.notifier": ["blind", "per_page", "bitmap"], "vm.vcpus": [1, 2],
+              "vm.aging_lock": ["write", "none"], "host.memory": ["192MiB", "128MiB"],
+              "workload.kind": ["zipf", "uniform"], "sim.seed": [1, 2]}
+    rows = [dict(zip(levels, combo, strict=True))
+            for combo in itertools.product(*levels.values())]
+    table = pd.DataFrame(rows)
+    n = len(table)
+    return table.assign(run_index=range(n), run_id=[f"{i:012x}" for i in range(n)],
+                        status="ok", backend="x86_tdp", aging_passes=4,
+                        aging_pass_mean_ns=[1e5 * (i % 7 + 1) for i in range(n)],
+                        aging_cpu_ns=[1e6 * (i % 5 + 1) for i in range(n)],
+                        vcpu_lock_wait_ns=1e6, vcpu_direct_reclaim_ns=2e6, vcpu_wall_ns=1e8,
+                        young_precision=0.9, young_recall=[0.5 + (i % 4) / 10 for i in range(n)],
+                        young_f1=0.7, refaults=[1000 * (i % 3) for i in range(n)],
+                        miss_ratio=0.05)
+
+
 @pytest.fixture(scope="module")
 def figures(folders: dict[str, Path]) -> Drawn:
     """Every figure of the run, the sweep and the committed fixtures, drawn once."""
     found = []
     for where in (folders["run"], folders["sweep"], FIXTURES / "run", FIXTURES / "sweep"):
         found += [(where.name, f) for f in results_figures(load_results(where))]
+    table = _many_keys()
+    found += [("many_keys", NamedFigure(f.name, f.caption, family_figure(table, f)))
+              for f in FAMILIES]
+    found.append(("many_keys", NamedFigure("tradeoff", "", tradeoff_figure(table))))
     for _, named in found:
         named.figure.canvas.draw()
     return found
@@ -101,7 +133,7 @@ def _signature(handle: Artist) -> tuple[object, ...]:
 
 
 def test_every_figure_fits_its_canvas(figures: Drawn) -> None:
-    assert len(figures) >= 5 + 5 + 6 + 6
+    assert len(figures) >= 5 + 5 + 6 + 6 + 5
     for where, named in figures:
         fig = named.figure
         renderer = _renderer(fig)
@@ -181,3 +213,16 @@ def test_the_checks_find_a_clipped_legend_and_title() -> None:
     same.axes[0].plot([1], [1], "o", color="red", label="y")
     legend = same.legend()
     assert len({_signature(h) for h in legend.legend_handles}) == 1  # would fail the check
+
+
+def test_five_swept_keys_each_take_a_part(figures: Drawn) -> None:
+    fig = next(f for where, f in figures if where == "many_keys").figure
+    # hue: the notifier; x: vCPUs; columns: the aging lock; rows: memory (x 2 metrics);
+    # line styles: the workload; seeds are averaged
+    assert len(fig.axes) == 2 * 2 * 2
+    assert fig.axes[0].get_title() == "vm.aging_lock=write\nhost.memory=192MiB"
+    labels = {t.get_text() for lg in fig.legends for t in lg.get_texts()}
+    assert {"mglru.notifier=bitmap", "workload.kind=uniform",
+            "mean over seeds; bar: min-max"} <= labels
+    styles = {str(ln.get_linestyle()) for ax in fig.axes for ln in ax.lines}
+    assert {"-", "--"} <= styles

@@ -12,6 +12,7 @@ constrained layout keeps it inside the figure.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -55,8 +56,10 @@ class Legend:
     def draw(self, fig: Figure) -> None:
         # below the grid: the title keeps the top, and long key=value labels the full width
         if self.handles:
+            # a small-font character is about 0.07 in, a handle and the gaps about 0.8 in
             longest = max(len(label) for label in self.handles)
-            ncols = max(1, min(len(self.handles), int(fig.get_figwidth() * 10 // (longest + 6))))
+            fit = int(fig.get_figwidth() * 0.9 // (0.07 * longest + 0.8))
+            ncols = max(1, min(len(self.handles), fit))
             fig.legend(list(self.handles.values()), list(self.handles),
                        loc="outside lower center", ncols=ncols, fontsize="small")
 
@@ -99,12 +102,14 @@ def x_axis(roles: Roles) -> Factor | None:
     return roles.x if roles.x is not None else roles.hue
 
 
-def _dodge(roles: Roles, hi: int) -> float:
-    # hue levels side by side at one x position, so their markers and bars do not overlap
+def _dodge(roles: Roles, hi: int, si: int = 0) -> float:
+    # hue (and style) levels side by side at one x position, so their markers and bars do
+    # not overlap
     if roles.x is None:
         return 0.0
-    n = _count(roles.hue)
-    return (hi - (n - 1) / 2) * min(0.12, 0.5 / max(n, 1))
+    styles = _count(roles.style)
+    n, i = _count(roles.hue) * styles, hi * styles + si
+    return (i - (n - 1) / 2) * min(0.12, 0.6 / max(n, 1))
 
 
 def _points(rows: pd.DataFrame, values: pd.Series,
@@ -138,7 +143,7 @@ def draw_panel(ax: Axes, frame: pd.DataFrame, roles: Roles, metric: Metric,
             if rows.empty:
                 continue
             pos, mean, lo, hi_, missing = _points(rows, values, xs)
-            x = np.asarray(pos, dtype=float) + _dodge(roles, hi)
+            x = np.asarray(pos, dtype=float) + _dodge(roles, hi, si)
             style = LINESTYLES[si % len(LINESTYLES)]
             ax.plot(x, mean, color=lk.colour, marker=lk.marker, markersize=6,
                     linestyle=style if connect else "none", linewidth=1.4)
@@ -146,7 +151,7 @@ def draw_panel(ax: Axes, frame: pd.DataFrame, roles: Roles, metric: Metric,
             if spread.size and spread.max() > 0:
                 ax.vlines(x, lo, hi_, color=lk.colour, linewidth=1.0, alpha=0.7)
             if missing:
-                _mark_missing(ax, np.asarray(missing, float) + _dodge(roles, hi), lk.colour,
+                _mark_missing(ax, np.asarray(missing, float) + _dodge(roles, hi, si), lk.colour,
                               _why_missing(rows, xs, missing, metric), legend)
 
 
@@ -219,9 +224,16 @@ def facet_figure(frame: pd.DataFrame, roles: Roles, metrics: Sequence[Metric], t
     legend_entries(roles, entries, seeds)
     entries.handles.update(legend.handles)
     entries.draw(fig)
-    fig.suptitle("\n".join([title, *notes]))
+    fig.suptitle(wrapped(fig, [title, *notes]))
     return fig
 
 
+def wrapped(fig: Figure, lines: Sequence[str]) -> str:
+    """Title lines wrapped to the figure's width (a title character is about 0.11 in), so a
+    long title never runs off the canvas."""
+    width = max(20, int(fig.get_figwidth() / 0.11))
+    return "\n".join(part for line in lines for part in textwrap.wrap(line, width))
+
+
 __all__ = ["LINESTYLES", "Legend", "Metric", "draw_panel", "facet_figure", "figure_size",
-           "grid", "label_axes", "legend_entries", "look", "panel_title", "x_axis"]
+           "grid", "label_axes", "legend_entries", "look", "panel_title", "wrapped", "x_axis"]

@@ -17,6 +17,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.typing import FillStyleType
 
 from simulator.plots.facets import (
     Legend,
@@ -27,6 +28,7 @@ from simulator.plots.facets import (
     legend_entries,
     look,
     panel_title,
+    wrapped,
 )
 from simulator.plots.factors import Roles, assign_roles, factors_of, prepare
 from simulator.plots.style import new_figure, styled
@@ -123,6 +125,10 @@ def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
+FILLS: tuple[FillStyleType, ...] = ("full", "none", "left", "bottom", "right", "top")
+"""Marker fills of the style factor's levels in the trade-off figure."""
+
+
 def _tradeoff_panel(ax: Axes, frame: pd.DataFrame, roles: Roles, legend: Legend) -> None:
     cost = _col(frame, "aging_cpu_ns") / 1e6
     f1 = _col(frame, "young_f1")
@@ -134,7 +140,7 @@ def _tradeoff_panel(ax: Axes, frame: pd.DataFrame, roles: Roles, legend: Legend)
         if np.isnan(f1[i]) or np.isnan(cost[i]):
             continue
         ax.plot(cost[i], f1[i], linestyle="none", marker=lk.marker, color=lk.colour,
-                markersize=6 + 3 * int(sizes[i]), fillstyle="full" if fills[i] == 0 else "none")
+                markersize=6 + 3 * int(sizes[i]), fillstyle=FILLS[int(fills[i]) % len(FILLS)])
     good = frame.index[~(np.isnan(f1) | np.isnan(cost))]
     if len(good):
         front = pareto_front(cost[good].to_numpy(), f1[good].to_numpy())
@@ -156,9 +162,11 @@ def _size_entries(roles: Roles, legend: Legend) -> None:
                               markersize=6 + 3 * i))
     if roles.style is not None:
         for i, level in enumerate(roles.style.levels):
-            legend.add(f"{roles.style.label(level)} ({'filled' if i == 0 else 'open'})",
-                       Line2D([], [], linestyle="none", marker="o", color="0.4",
-                              fillstyle="full" if i == 0 else "none"))
+            # darker and mid-sized: not to be read as one of the size entries above
+            fill = FILLS[i % len(FILLS)]
+            legend.add(f"{roles.style.label(level)} (marker fill: {fill})",
+                       Line2D([], [], linestyle="none", marker="o", color="0.15",
+                              markersize=7.5, fillstyle=fill))
 
 
 @styled
@@ -183,7 +191,7 @@ def tradeoff_figure(table: pd.DataFrame) -> Figure:
         if c == 0:
             ax.set_ylabel("young F1 (0-1)")
     legend.draw(fig)
-    fig.suptitle("\n".join(["Accuracy against the cost of aging, one point per run", *notes]))
+    fig.suptitle(wrapped(fig, ["Accuracy against the cost of aging, one point per run", *notes]))
     return fig
 
 
