@@ -47,6 +47,7 @@ def test_bars_only_on_a_terminal_and_never_when_quiet(monkeypatch: pytest.Monkey
         def isatty(self) -> bool:
             return True
 
+    progress.set_quiet(False)
     monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert not progress.enabled()  # a pipe or a file: no redraws
     monkeypatch.setattr(sys, "stderr", Tty())
@@ -60,11 +61,16 @@ def test_bars_only_on_a_terminal_and_never_when_quiet(monkeypatch: pytest.Monkey
         progress.set_quiet(False)
 
 
-def test_quiet_is_accepted_before_and_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_is_accepted_before_and_after_the_command(capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bool] = []
+    monkeypatch.setattr("simulator.cli.list.command",
+                        lambda args: seen.append(progress.quiet()) or 0)
     assert main(["-q", "list", "policies"]) == 0
     assert main(["list", "policies", "--quiet"]) == 0
-    assert "mglru" in capsys.readouterr().out
-    progress.set_quiet(False)
+    assert main(["list", "policies"]) == 0
+    assert seen == [True, True, False]
+    assert not progress.quiet()  # -q lasted for its command only
 
 
 # --- provenance, units -------------------------------------------------------------------

@@ -61,7 +61,16 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    was_quiet = progress.quiet()
     progress.set_quiet(getattr(args, "quiet", False))
+    try:
+        return _run(args)
+    finally:  # main() called from Python (tests, notebooks): -q lasts for this command only
+        progress.set_quiet(was_quiet)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, with its errors mapped to exit codes."""
     try:
         rc: int = args.func(args)
     except (ConfigError, ResourceError) as e:
