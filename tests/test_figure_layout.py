@@ -33,6 +33,7 @@ from simulator.plots import (
     results_figures,
     tradeoff_figure,
 )
+from simulator.report import build_report, render_html
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 SMALL = ["sim.duration_ms=60", "vm.memory=32MiB", "vm.vcpus=2", "sim.sample_interval_ms=5"]
@@ -47,11 +48,12 @@ def _sets(values: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("layout")
+    # the figures and report are made once, below (the commands' own report is the same)
     assert main(["run", "default", *_sets([*SMALL, "host.memory=24MiB"]), "--out",
-                 str(out / "run"), "-q"]) == 0
+                 str(out / "run"), "--no-report", "-q"]) == 0
     lists = [f"{k}=[{','.join(v)}]" for k, v in SWEPT.items()]
     assert main(["sweep", "default", *_sets([*SMALL, *lists]), "--out", str(out / "sweep"),
-                 "--jobs", "1", "-q"]) == 0
+                 "--jobs", "1", "--no-report", "-q"]) == 0
     (run,) = (out / "run" / "default").iterdir()
     return {"run": run, "sweep": out / "sweep" / "default"}
 
@@ -80,10 +82,15 @@ def _many_keys() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def figures(folders: dict[str, Path]) -> Drawn:
-    """Every figure of the run, the sweep and the committed fixtures, drawn once."""
+    """Every figure of the run, the sweep and the committed fixtures, drawn once; the run's
+    and the sweep's report.html rendered from them."""
     found = []
     for where in (folders["run"], folders["sweep"], FIXTURES / "run", FIXTURES / "sweep"):
-        found += [(where.name, f) for f in results_figures(load_results(where))]
+        results = load_results(where)
+        drawn = results_figures(results)
+        found += [(where.name, f) for f in drawn]
+        if where in folders.values():
+            (where / "report.html").write_text(render_html(build_report(results, drawn)))
     table = _many_keys()
     found += [("many_keys", NamedFigure(f.name, f.caption, family_figure(table, f)))
               for f in FAMILIES]
@@ -183,7 +190,8 @@ def test_sweep_panels_draw_each_level_distinctly(figures: Drawn) -> None:
             assert ticks == SWEPT["host.memory"]  # the x axis: the values as written
 
 
-def test_the_report_names_every_swept_key_as_written(folders: dict[str, Path]) -> None:
+def test_the_report_names_every_swept_key_as_written(folders: dict[str, Path],
+                                                     figures: Drawn) -> None:
     html = (folders["sweep"] / "report.html").read_text()
     for key, values in SWEPT.items():
         for value in values:
