@@ -31,6 +31,7 @@ from simulator.mm import reclaim
 from simulator.policies import MglruPolicy, Touch
 from simulator.policies.base import BoolArray, IntArray
 from simulator.rundata import RunData
+from simulator.stretch import run_stretches, task_kernel
 from workloads import Workload
 
 NS_PER_MS = 1_000_000
@@ -59,26 +60,37 @@ class TaskPath:
 
 
 def host_task(host: HostCore, workload: Workload) -> Generator[simpy.Event, Any, None]:
-    """Quanta of the host task's touches, forever."""
-    sc, costs, c = host.sc, host.sc.costs, host.counters
-    region = host.region(TASK_MM)
-    swap_in = costs.swap_in_ns(sc.host.swap)
-    quantum = sc.task.quantum_accesses
+    """Quanta of the host task's touches, forever: in compiled stretches where they apply
+    (``simulator.stretch``), one SimPy step each otherwise."""
     path = TaskPath(host)
+
+    def one() -> Generator[simpy.Event, Any, None]:
+        return task_quantum(host, workload, path)
+
+    kernel = task_kernel(host)
+    if kernel is not None:
+        yield from run_stretches(host, kernel, workload, host.region(TASK_MM).start, one)
     while True:
-        rel, writes = workload.next_batch(0, quantum)
-        pages = rel + region.start
-        out = host.policy.run_accesses(path, pages, writes)
-        c.host_task_accesses += out.accesses
-        c.faults_first_touch += out.first_touch
-        c.refaults += out.swap_in
-        c.refaults_recent += out.refault_recent
-        duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
-            + out.faults * costs.fault_first_touch_ns + out.swap_in * swap_in
-        yield host.env.timeout(max(1, round(duration)))
-        reclaim_ns, stall, calls = yield from host.charge(host.actor_ids["task"])
-        c.task_direct_reclaim_ns += reclaim_ns + stall
-        c.direct_reclaims += calls
+        yield from one()
+
+
+def task_quantum(host: HostCore, workload: Workload,
+                 path: TaskPath) -> Generator[simpy.Event, Any, None]:
+    """One quantum of the host task: its touches, their time, then the charge."""
+    sc, costs, c = host.sc, host.sc.costs, host.counters
+    rel, writes = workload.next_batch(0, sc.task.quantum_accesses)
+    pages = rel + host.region(TASK_MM).start
+    out = host.policy.run_accesses(path, pages, writes)
+    c.host_task_accesses += out.accesses
+    c.faults_first_touch += out.first_touch
+    c.refaults += out.swap_in
+    c.refaults_recent += out.refault_recent
+    duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
+        + out.faults * costs.fault_first_touch_ns + out.swap_in * costs.swap_in_ns(sc.host.swap)
+    yield host.env.timeout(max(1, round(duration)))
+    reclaim_ns, stall, calls = yield from host.charge(host.actor_ids["task"])
+    c.task_direct_reclaim_ns += reclaim_ns + stall
+    c.direct_reclaims += calls
 
 
 def kswapd(host: HostCore) -> Generator[simpy.Event, Any, None]:

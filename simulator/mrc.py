@@ -142,6 +142,11 @@ class OnePass:
         self.inner, self.left, self.env = inner, records, env
         self.pages: int = inner.pages
 
+    def prefetchable(self, stream: int) -> int:
+        """Touches that may be generated ahead: all but the last (taking it stops the run,
+        which must happen at the simulated time of its own quantum)."""
+        return max(self.left - 1, 0)
+
     def next_batch(self, stream: int, n: int) -> tuple[npt.NDArray[np.int64],
                                                         npt.NDArray[np.bool_]]:
         from simpy.core import StopSimulation

@@ -51,6 +51,16 @@ class GroundTruth:
         self.total = Confusion()
         self.by_source: dict[str, Confusion] = {}
 
+    @property
+    def tick(self) -> int:
+        """The logical clock: the stamp the next access or harvest gets."""
+        return self._tick
+
+    @tick.setter
+    def tick(self, value: int) -> None:
+        """Set by compiled kernels that recorded accesses in ``last_access`` themselves."""
+        self._tick = value
+
     def record_access(self, pages: npt.NDArray[np.int64]) -> None:
         self.last_access[pages] = self._tick
         self._tick += 1

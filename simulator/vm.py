@@ -24,7 +24,7 @@ from simulator.kvm.backends.base import BoolArray, IntArray
 from simulator.kvm.mmu_lock import FastLock, LockModel
 from simulator.kvm.mmu_lock_fine import FineLock
 from simulator.kvm.notifier import KvmAgingOps, NotifierDesign, make_design
-from simulator.kvm.tlb import Tlbs
+from simulator.kvm.tlb import make_tlbs
 from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
 from simulator.policies import Touch
@@ -70,7 +70,7 @@ class Vm:
         self.base = self.region.start
         self.backend: KvmBackend = make_backend(cfg.backend, host.pt.nr_pages, cfg.aging_lock,
                                                 sc.costs, hw_af=cfg.hw_af, kernel=sc.kernel)
-        self.tlbs = Tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
+        self.tlbs = make_tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
         ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=cfg.tlb_flush_on_age)
         self.design: NotifierDesign = make_design(sc.mglru.notifier, ops,
                                                   sc.mglru.unreliable_fallback)

@@ -79,7 +79,7 @@ def run_ci(cases: Sequence[ScenarioCase], overrides: Sequence[str] = (), jobs: i
                         environment=environment(), created_utc=now_utc())
 
 
-PERF_PARTS = ("trace", "aging", "guest")
+PERF_PARTS = ("trace", "mrc", "aging", "guest")
 """The parts of the perf suite ``--only`` can pick."""
 
 

@@ -28,6 +28,7 @@ from simulator.cli import (
 from simulator.cli import list as list_
 from simulator.cli.args import Parser
 from simulator.config import ConfigError
+from simulator.jit import CORES, CoreError, core, set_core
 from simulator.mm.lruvec import InvariantError
 from simulator.resources import ResourceError
 
@@ -51,6 +52,9 @@ def build_parser() -> Parser:
     p = Parser(prog="mglru-sim",
                description="The mglru-sim command line (also python -m simulator).")
     p.add_argument("--version", action="version", version=f"mglru-sim {__version__}")
+    p.add_argument("--core", choices=CORES, default=None,
+                   help="run the compiled kernels (default) or their numpy reference; "
+                   "results are identical (also MGLRU_SIM_CORE)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.register(sub)
@@ -72,8 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     """The command, with its errors mapped to exit codes."""
     try:
+        if args.core:
+            set_core(args.core)
+        core()  # a bad MGLRU_SIM_CORE fails here, before any work
         rc: int = args.func(args)
-    except (ConfigError, ResourceError) as e:
+    except (ConfigError, ResourceError, CoreError) as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
     except InvariantError as e:

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import simpy
 
-from simulator.mm.lru import ExactLru
+from simulator.mm.lru import make_exact_lru
 from simulator.mm.reclaim import AbortCheck, Request
 from simulator.policies.base import AccessOutcome, AccessPath, BoolArray, IntArray, PolicyHost
 
@@ -35,7 +35,7 @@ class ExactLruPolicy:
 
     def __init__(self, host: PolicyHost) -> None:
         self.host = host
-        self.lru = ExactLru(host.limit_pages)
+        self.lru = make_exact_lru(host.limit_pages, host.pt.nr_pages)
         self.passes: list[dict[str, Any]] = []
 
     def resident_pages(self) -> int:
@@ -59,12 +59,12 @@ class ExactLruPolicy:
         is_first[first_seen] = True
         first_touch = int((is_first & ~touched_before[misses]).sum())
         gone = np.unique(evicted)
-        gone = gone[[int(p) not in lru for p in gone]]
+        gone = gone[~lru.contains(gone)]
         if len(gone):
             pt.unmap_to_swap(gone)
             host.zap(gone)
         new = np.unique(misses)
-        new = new[[int(p) in lru for p in new]]
+        new = new[lru.contains(new)]
         if len(new):
             wrote = np.isin(new, pages[writes])
             pt.map_pages(new, wrote)
