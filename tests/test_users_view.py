@@ -31,8 +31,15 @@ def _sets(values: list[str]) -> list[str]:
 # --- progress ----------------------------------------------------------------------------
 
 
-def test_watching_progress_does_not_change_a_run() -> None:
-    sc = load_scenario("default", SMALL)
+HOST_LRU = ["sim.duration_ms=40", "vm.enabled=false", "task.memory=16MiB", "host.memory=12MiB",
+            "host.policy=lru"]
+"""Host-only exact LRU: the compiled core runs the task's quanta in stretches up to the next
+event in the queue (simulator.stretch), which the progress slices add to."""
+
+
+@pytest.mark.parametrize("overrides", [SMALL, HOST_LRU], ids=["vm", "host_lru_stretch"])
+def test_watching_progress_does_not_change_a_run(overrides: list[str]) -> None:
+    sc = load_scenario("default", overrides)
     seen: list[int] = []
     watched, plain = simulate(sc, progress=seen.append), simulate(sc)
     strip = {k: v for k, v in watched.summary.items() if k not in WALL}
