@@ -132,3 +132,14 @@ def test_host_side_accesses_are_accesses_but_not_the_guests() -> None:
     assert s["young_precision"] == 1.0  # they are real accesses
     assert s["young_guest_view_precision"] < 1.0  # not the guest's working set
     assert s["young_guest_view_fp"] > 0
+
+
+@pytest.mark.parametrize("policy", ["mglru", "classic", "lru"])
+def test_a_host_task_with_thp_runs_without_stretches(policy: str) -> None:
+    """Host-only with ``task.thp``: the compiled stretches hold pages, not folios, so the
+    reference path runs (and invariants are not checked per step, where stretches apply)."""
+    s = simulate(scenario_from_dict({
+        "name": "task-thp", "sim": {"duration_ms": 40, "check_invariants": False},
+        "host": {"memory": "24MiB", "policy": policy}, "vm": {"enabled": False},
+        "task": {"memory": "32MiB", "thp": "always", "workload": {"kind": "zipf"}}})).summary
+    assert s["thp"] == "always" and s["faults_thp"] > 0 and s["evictions"] > 0

@@ -36,10 +36,11 @@ import numpy as np
 
 from simulator.bench.compare import BenchResults, Target, environment, now_utc
 from simulator.bench.metrics import CaseResult, Stopwatch, measure_scenario, run_isolated
+from simulator.config.bundled import bundled_dir
 from simulator.output import atomic_write
 from simulator.traces.samples import CLOUDPHYSICS_TRACE
 
-PERF_SCENARIOS = Path("scenarios/perf")
+PERF_SCENARIOS = bundled_dir("perf")
 TRACE_SCENARIO = PERF_SCENARIOS / "trace_replay.toml"
 AGING_SCENARIO = PERF_SCENARIOS / "aging_1m.toml"
 GUEST_SCENARIO = PERF_SCENARIOS / "guest_64g.toml"

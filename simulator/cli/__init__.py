@@ -8,10 +8,23 @@ file and key, no traceback).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
-from simulator.cli import bench, mrc, plot, questions, run, selftest, sweep, trace, validate
+from simulator import __version__, progress
+from simulator.cli import (
+    bench,
+    completion,
+    mrc,
+    plot,
+    questions,
+    run,
+    selftest,
+    sweep,
+    trace,
+    validate,
+)
 from simulator.cli import list as list_
 from simulator.cli.args import Parser
 from simulator.config import ConfigError
@@ -19,24 +32,49 @@ from simulator.jit import CORES, CoreError, core, set_core
 from simulator.mm.lruvec import InvariantError
 from simulator.resources import ResourceError
 
-COMMANDS = (run, validate, list_, sweep, plot, trace, mrc, questions, bench, selftest)
+COMMANDS = (run, validate, list_, sweep, plot, trace, mrc, questions, bench, selftest,
+            completion)
 """Every command module, in the order of ``mglru-sim --help``."""
+
+
+def _add_quiet(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet`` on ``p`` and on every command below it (SUPPRESS: a command's default
+    must not undo ``mglru-sim -q COMMAND``)."""
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bars or progress lines on stderr")
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                _add_quiet(child)
 
 
 def build_parser() -> Parser:
     p = Parser(prog="mglru-sim",
                description="The mglru-sim command line (also python -m simulator).")
+    p.add_argument("--version", action="version", version=f"mglru-sim {__version__}")
     p.add_argument("--core", choices=CORES, default=None,
                    help="run the compiled kernels (default) or their numpy reference; "
                    "results are identical (also MGLRU_SIM_CORE)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.register(sub)
+    _add_quiet(p)
+    p.set_defaults(root_parser=p)  # what `mglru-sim completion` describes
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    was_quiet = progress.quiet()
+    progress.set_quiet(getattr(args, "quiet", False))
+    try:
+        return _run(args)
+    finally:  # main() called from Python (tests, notebooks): -q lasts for this command only
+        progress.set_quiet(was_quiet)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, with its errors mapped to exit codes."""
     try:
         if args.core:
             set_core(args.core)

@@ -29,6 +29,7 @@ from simulator.bench.suites import CI_SCENARIOS, SUITES, run_suite
 from simulator.cli.args import Subparsers, add_jobs, add_set
 from simulator.config import ConfigError
 from simulator.output import atomic_write
+from simulator.progress import note as progress_note
 
 
 def register(sub: Subparsers) -> None:
@@ -72,7 +73,7 @@ def register(sub: Subparsers) -> None:
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    progress_note(line)  # stderr, through the bar; nothing with --quiet
 
 
 def command(args: argparse.Namespace) -> int:

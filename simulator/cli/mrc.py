@@ -66,7 +66,14 @@ def format_table(frame: pd.DataFrame, replays: dict[int, Replay]) -> str:
 
 def command(args: argparse.Namespace) -> int:
     """Compute, print and write the curves."""
-    from simulator.mrc import lru_miss_ratios, mglru_replays, mrc_frame, read_trace, write_mrc
+    from simulator.mrc import (
+        curve_frame,
+        lru_curve,
+        mglru_replays,
+        mrc_frame,
+        read_trace,
+        write_mrc,
+    )
 
     if args.jobs < 1:
         return _fail(f"--jobs must be >= 1, got {args.jobs}")
@@ -75,7 +82,8 @@ def command(args: argparse.Namespace) -> int:
         tp = read_trace(trace, args.format, args.set, args.sizes)
     except (ConfigError, ValueError) as e:
         return _fail(str(e))
-    lru, mattson_s = lru_miss_ratios(tp.pages, tp.sizes)
+    curve, mattson_s = lru_curve(tp.pages)
+    lru = curve.miss_ratio(tp.sizes)
     replays: dict[int, Replay] = {}
     if not args.no_mglru:
         replays, warnings = mglru_replays(tp, args.jobs, args.set)
@@ -88,7 +96,9 @@ def command(args: argparse.Namespace) -> int:
     print(format_table(frame, replays))
     out = Path(args.out) if args.out else Path("results") / "mrc" / trace.name
     try:
-        written = write_mrc(frame, out)
+        written = write_mrc(frame, out, curve_frame(curve),
+                            {"trace": trace.name, "records": tp.records,
+                             "distinct_pages": tp.distinct_pages})
     except OSError as e:
         return _fail(f"{out}: cannot write: {e.strerror or e}")
     print("\n" + "\n".join(f"wrote {p}" for p in written))

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from simulator.cli.args import Subparsers
+from simulator.progress import bar as progress_bar
+from simulator.traces.base import DEFAULT_CHUNK_RECORDS, Chunk, TraceReader
 from simulator.traces.options import add_options, from_args
 
 if TYPE_CHECKING:
@@ -39,6 +42,22 @@ def register(sub: Subparsers) -> None:
     conv.add_argument("output", metavar="OUT", help="output file, ending in .npy or .csv")
     add_options(conv)
     conv.set_defaults(func=command_convert)
+
+
+def watched(reader: TraceReader) -> TraceReader:
+    """``reader``, whose passes over the file draw a progress bar of the records read (on a
+    terminal; see :mod:`simulator.progress`)."""
+    read = reader.chunks
+
+    def chunks(records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+        with progress_bar(None, reader.path.name, "record", unit_scale=True) as bar:
+            for chunk in read(records):
+                bar.update(len(chunk))
+                yield chunk
+
+    # this instance only (the command's own passes); setattr: mypy forbids assigning a method
+    setattr(reader, "chunks", chunks)  # noqa: B010
+    return reader
 
 
 def _time(t: float | None) -> str:
@@ -83,7 +102,7 @@ def command_info(args: argparse.Namespace) -> int:
     from simulator.traces.reuse import reuse
 
     opts = from_args(args, args.file)
-    s = summarize(open_trace(args.file, opts), "first_touch", opts.chunk)
+    s = summarize(watched(open_trace(args.file, opts)), "first_touch", opts.chunk)
     print(format_info(s))
     if args.reuse:
         print(format_reuse(reuse(open_trace(args.file, opts), opts.chunk, s.distinct_pages)))
@@ -96,7 +115,7 @@ def command_convert(args: argparse.Namespace) -> int:
 
     opts = from_args(args, args.input)
     try:
-        n = convert_trace(open_trace(args.input, opts), args.output, opts.chunk)
+        n = convert_trace(watched(open_trace(args.input, opts)), args.output, opts.chunk)
     except ValueError as e:  # TraceError (a ConfigError) is one too: bad input, exit 2
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2

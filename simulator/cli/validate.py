@@ -6,6 +6,7 @@ import argparse
 
 from simulator.cli.args import Subparsers, add_scenario
 from simulator.config import load_scenario
+from simulator.humanize import pages
 
 
 def register(sub: Subparsers) -> None:
@@ -16,8 +17,11 @@ def register(sub: Subparsers) -> None:
 
 def command(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario, args.set)
-    print(f"{args.scenario}: ok (scenario {sc.name!r}, {sc.guest_pages} guest pages, "
-          f"{sc.task_pages} host-task pages, memcg limit {sc.host_pages} pages)")
+    def memory(n: int) -> str:
+        return pages(n) if n else "none"
+
+    print(f"{args.scenario}: ok (scenario {sc.name!r}, guest memory {memory(sc.guest_pages)}, "
+          f"host task {memory(sc.task_pages)}, memcg limit {memory(sc.host_pages)})")
     return 0
 
 

@@ -20,10 +20,10 @@ quantum. A workload whose ``next_batch`` has a side effect (``mrc``'s one-pass l
 how far ahead it may be read; the quantum that reaches the limit runs the reference way.
 
 When a stretch applies: the compiled core (``simulator.jit``), no VM (the host task is the
-only one touching memory), no per-step invariant checks, no THP (folios of one page), and a
-policy with a stretch kernel: ``lru`` (``simulator.stretch.lru``) and ``mglru`` when the host
-task is its only reclaimer (``simulator.stretch.mglru``); ``classic`` runs the reference
-quanta.
+only one touching memory), no per-step invariant checks, no THP (``task.thp``: the lists then
+hold folios of two sizes), no guest view of the truth, and a policy with a stretch kernel:
+``lru`` (``simulator.stretch.lru``) and ``mglru`` when the host task is its only reclaimer
+(``simulator.stretch.mglru``); ``classic`` runs the reference quanta.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def task_kernel(host: HostCore) -> TaskKernel | None:
     """The stretch kernel for this run's host task, or None if stretches do not apply."""
     if not compiled() or host.guests or host.sc.sim.check_invariants or host.pt.has_thp \
             or host.truth.guest_access is not None:
-        return None
+        return None  # with THP the lists hold folios: the reference path
     from simulator.policies.lru import ExactLruPolicy
     from simulator.policies.mglru import MglruPolicy
     from simulator.stretch import mglru

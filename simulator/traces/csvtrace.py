@@ -36,6 +36,7 @@ from simulator.traces.base import (
     TraceError,
     check_file,
 )
+from simulator.traces.compressed import inner, open_bytes
 from simulator.traces.options import TraceOptions
 
 READ_WORDS = ("r", "read", "l", "load", "get", "0", "false")
@@ -62,12 +63,12 @@ class CsvReader:
         opts = options or TraceOptions()
         self.addresses = opts.addresses
         sep = opts.delimiter or ","
-        if sep == "," and self.path.suffix.lower() == ".tsv":
+        if sep == "," and inner(self.path).suffix.lower() == ".tsv":
             sep = "\t"
         self.sep = sep
         try:
-            with self.path.open(encoding="utf-8", newline="") as f:
-                first = f.readline().rstrip("\r\n")
+            with open_bytes(self.path) as f:
+                first = f.readline().decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             raise TraceError(self.path, "not a text file (is --format right?)",
                              line=1) from None
