@@ -176,6 +176,87 @@ def test_host_only_lru_stretches_equal_reference(overrides: list[str],
     assert_same_under_both_engines(sc, monkeypatch)
 
 
+HOST_ONLY_MGLRU = {
+    # a trace cut by samples every 7 ms and quanta of 300: many horizons, every eviction path
+    "trace": ["task.workload.kind=trace",
+              "task.workload.trace=data/cloudPhysicsIO.oracleGeneral.bin",
+              "task.memory=192MiB", "host.memory=12MiB", "sim.sample_interval_ms=7",
+              "task.quantum_accesses=300"],
+    # writes (dirty PTEs) and a hit-heavy law; 6.6: one-sighting promotion, old tiers
+    "zipf_6_6": ["task.workload.kind=zipf", "task.memory=64MiB", "host.memory=16MiB",
+                 "task.workload.write_fraction=0.4", "kernel.release=6.6"],
+    "uniform_6_11": ["task.workload.kind=uniform", "task.memory=32MiB", "host.memory=12MiB",
+                     "kernel.release=6.11"],
+    "scan_mix_6_13": ["task.workload.kind=scan_mix", "task.memory=48MiB",
+                      "host.memory=16MiB", "kernel.release=6.13"],
+    "zipf_6_16": ["task.workload.kind=zipf", "task.memory=64MiB", "host.memory=12MiB",
+                  "kernel.release=6.16"],
+    # the switches: no page-table walk (iterate_mm_list_nowalk), no Bloom filter, no
+    # look-around
+    "no_walk": ["task.workload.kind=zipf", "task.memory=64MiB", "host.memory=16MiB",
+                "mglru.walk_mmu=false"],
+    "no_bloom": ["task.workload.kind=zipf", "task.memory=64MiB", "host.memory=16MiB",
+                 "mglru.bloom_filter=false"],
+    "no_look_around": ["task.workload.kind=zipf", "task.memory=64MiB", "host.memory=16MiB",
+                       "mglru.look_around=false"],
+    # quanta of one access: a step per touch, back-offs and horizons everywhere
+    "one_access": ["task.workload.kind=uniform", "task.memory=8MiB", "host.memory=4MiB",
+                   "task.quantum_accesses=1", "sim.duration_ms=2"],
+}
+
+
+@pytest.mark.parametrize("overrides", HOST_ONLY_MGLRU.values(), ids=HOST_ONLY_MGLRU.keys())
+def test_host_only_mglru_stretches_equal_reference(overrides: list[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled MGLRU host task (``simulator.stretch.mglru``) gives the reference's
+    summary, passes and time series bit for bit, on each release and switch it covers."""
+    from simulator.config import load_scenario
+    from simulator.machine import Machine
+    from simulator.stretch import task_kernel
+    from simulator.stretch.mglru import MglruTaskKernel
+
+    sc = load_scenario(Path("scenarios/ci/host_only.toml"),
+                       ["host.policy=mglru", "sim.duration_ms=60", *overrides])
+    monkeypatch.setenv(jit.ENV_CORE, "compiled")
+    kernel = task_kernel(Machine(sc).host)
+    assert isinstance(kernel, MglruTaskKernel), "the compiled run must use MGLRU stretches"
+    assert_same_under_both_engines(sc, monkeypatch)
+
+
+def test_mglru_stretches_do_not_apply_where_the_reference_must_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """6.1's walkers, kswapd (a node) and proactive aging run the reference quanta."""
+    from simulator.config import load_scenario
+    from simulator.machine import Machine
+    from simulator.stretch import task_kernel
+
+    monkeypatch.setenv(jit.ENV_CORE, "compiled")
+    base = ["host.policy=mglru", "task.workload.kind=zipf", "task.memory=64MiB",
+            "host.memory=16MiB"]
+    for extra in (["kernel.release=6.1"], ["mglru.aging=interval"]):
+        sc = load_scenario(Path("scenarios/ci/host_only.toml"), [*base, *extra])
+        assert task_kernel(Machine(sc).host) is None, extra
+
+
+def test_mrc_replays_equal_under_both_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``mrc``'s one-pass replays (the limiter ends the run mid-stretch) count the same
+    misses with the compiled MGLRU host task and without."""
+    from simulator.config import load_scenario
+    from simulator.mrc import replay_once
+
+    sc = load_scenario(Path("scenarios/ci/host_only.toml"), [
+        "host.policy=mglru", "task.workload.kind=trace",
+        "task.workload.trace=data/cloudPhysicsIO.oracleGeneral.bin", "task.memory=192MiB",
+        "host.memory=12MiB", "sim.duration_ms=100000"])
+    got = {}
+    for name in jit.CORES:
+        monkeypatch.setenv(jit.ENV_CORE, name)
+        r = replay_once(sc, 150_000)
+        got[name] = (r.accesses, r.misses)
+    assert got["compiled"] == got["reference"]
+    assert got["compiled"][0] == 150_000
+
+
 @pytest.mark.parametrize("k", [1, 3, 17])
 def test_trace_next_batches_equals_k_batches(k: int) -> None:
     """The trace workload's k batches in one call are the touches of k calls, write flags
