@@ -90,35 +90,35 @@ class Mm(NamedTuple):
 
 
 @njit
-def oldest(lv: LruvecArrays, snap: Snapshot, budget: int) -> tuple[IntArray, IntArray]:
-    """``Eviction._oldest``: candidates from the snapshot of the oldest list, refreshed when
-    the key changes or it is used up."""
+def _refresh(lv: LruvecArrays, snap: Snapshot) -> None:
+    """A new snapshot of the oldest list (``Eviction._oldest``'s refresh)."""
+    s = snap.s
+    members = list_members(lv, lv.s[MIN_SEQ] % MAX_NR_GENS)
+    snap.order[:len(members)] = members
+    s[LENGTH], s[CURSOR], s[KEY_MIN_SEQ], s[KEY_VERSION] = (
+        len(members), 0, lv.s[MIN_SEQ], lv.s[LIST_VERSION])
+
+
+@njit
+def _window_start(lv: LruvecArrays, snap: Snapshot, budget: int) -> int:
+    """``Eviction._oldest``'s choice of window: the snapshot (refreshed when its key changed
+    or it is used up) and the cursor of the first ``budget`` entries holding a folio still on
+    the oldest list; -1 when there is none. The reference then takes the window's folios
+    still on the list as candidates; :func:`scan_folios` reads them lazily, in order."""
     old_gen = lv.s[MIN_SEQ] % MAX_NR_GENS
-    key_min, key_ver = lv.s[MIN_SEQ], lv.s[LIST_VERSION]
     refreshed = False
+    s = snap.s
     while True:
-        s = snap.s
-        if key_min != s[KEY_MIN_SEQ] or key_ver != s[KEY_VERSION] or s[CURSOR] >= s[LENGTH]:
+        if lv.s[MIN_SEQ] != s[KEY_MIN_SEQ] or lv.s[LIST_VERSION] != s[KEY_VERSION] \
+                or s[CURSOR] >= s[LENGTH]:
             if refreshed:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-            members = list_members(lv, old_gen)
-            snap.order[:len(members)] = members
-            s[LENGTH], s[CURSOR], s[KEY_MIN_SEQ], s[KEY_VERSION] = (
-                len(members), 0, key_min, key_ver)
+                return -1
+            _refresh(lv, snap)
             refreshed = True
         lo, hi = s[CURSOR], min(s[CURSOR] + budget, s[LENGTH])
-        n = 0
         for i in range(lo, hi):
             if lv.lst[snap.order[i]] == old_gen:
-                n += 1
-        if n:
-            cand, where = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-            k = 0
-            for i in range(lo, hi):
-                if lv.lst[snap.order[i]] == old_gen:
-                    cand[k], where[k] = snap.order[i], i
-                    k += 1
-            return cand, where
+                return lo
         s[CURSOR] = hi  # every folio of this stretch already left the list
 
 
@@ -126,55 +126,63 @@ def oldest(lv: LruvecArrays, snap: Snapshot, budget: int) -> tuple[IntArray, Int
 def scan_folios(lv: LruvecArrays, snap: Snapshot, nr_to_scan: int, tier_idx: int,
                 flags: BoolArray, costs: npt.NDArray[np.float64], res: IntArray,
                 cpu: npt.NDArray[np.float64]) -> IntArray:
-    """Sort or isolate folios from the oldest generation; returns the isolated ones."""
+    """Sort or isolate folios from the oldest generation; returns the isolated ones.
+
+    The reference draws every candidate of the window, then stops at the
+    ``MIN_LRU_BATCH``-th isolated one; here the window is read up to that folio only (the
+    same folios, in the same order, with the same effects)."""
     empty = np.zeros(0, dtype=np.int64)
     if lv.s[MAX_SEQ] - lv.s[MIN_SEQ] + 1 == MIN_NR_GENS:
         return empty
     old_gen = lv.s[MIN_SEQ] % MAX_NR_GENS
     budget = min(nr_to_scan, MAX_LRU_BATCH) if flags[CAP_BY_NR_TO_SCAN] else MAX_LRU_BATCH
-    cand, where = oldest(lv, snap, budget)
-    if len(cand) == 0:
+    lo = _window_start(lv, snap, budget)
+    if lo < 0:
         return empty
-    kind = np.zeros(len(cand), dtype=np.int64)  # 0 promoted, 1 protected, 2 isolated
-    tiers = np.zeros(len(cand), dtype=np.int64)
-    counted = np.zeros(len(cand), dtype=np.bool_)
-    cut, isolated = len(cand), 0
-    for i in range(len(cand)):
-        p = cand[i]
+    hi = min(lo + budget, snap.s[LENGTH])
+    promoted = np.empty(hi - lo, dtype=np.int64)
+    protected = np.empty(hi - lo, dtype=np.int64)
+    iso = np.empty(min(hi - lo, MIN_LRU_BATCH), dtype=np.int64)
+    n_pro = n_prot = n_iso = cut = 0
+    last = lo
+    for i in range(lo, hi):
+        p = snap.order[i]
+        if lv.lst[p] != old_gen:
+            continue  # not a candidate: it left the list
+        last = i
+        cut += 1
         refs, ws = int(lv.refs[p]), bool(lv.ws[p])
-        tiers[i] = tier_of(lv, refs, ws)
+        tier = tier_of(lv, refs, ws)
         lazy = refs + (1 if ws else 0) == LAZY_REFS
         if lv.gen[p] != old_gen:
-            kind[i] = 0
-        elif tiers[i] > tier_idx or lazy:
-            kind[i], counted[i] = 1, not lazy
+            promoted[n_pro] = p
+            n_pro += 1
+        elif tier > tier_idx or lazy:
+            protected[n_prot] = p
+            n_prot += 1
+            if not lazy:
+                lv.protected[tier] += 1
         else:
-            kind[i] = 2
-            isolated += 1
-            if isolated >= MIN_LRU_BATCH:
-                cut = i + 1
+            iso[n_iso] = p
+            n_iso += 1
+            if n_iso >= MIN_LRU_BATCH:
                 break
-    snap.s[CURSOR] = where[cut - 1] + 1
-    promoted, protected, iso = cand[:cut][kind[:cut] == 0], cand[:cut][kind[:cut] == 1], \
-        cand[:cut][kind[:cut] == 2]
-    gens = np.empty(len(promoted), dtype=np.int64)
-    for i in range(len(promoted)):
+    snap.s[CURSOR] = last + 1
+    gens = np.empty(n_pro, dtype=np.int64)
+    for i in range(n_pro):
         gens[i] = lv.gen[promoted[i]]
-    move_to_head(lv, promoted, gens)
-    gens = np.empty(len(protected), dtype=np.int64)
-    for i in range(len(protected)):
+    move_to_head(lv, promoted[:n_pro], gens)
+    gens = np.empty(n_prot, dtype=np.int64)
+    for i in range(n_prot):
         gens[i] = inc_gen(lv, protected[i])
-    move_to_head(lv, protected, gens)
-    for i in range(cut):
-        if counted[i]:
-            lv.protected[tiers[i]] += 1
-    for i in range(len(iso)):
+    move_to_head(lv, protected[:n_prot], gens)
+    for i in range(n_iso):
         del_folio(lv, iso[i])
     res[SCANNED] += cut
-    res[SORTED] += len(promoted) + len(protected)
-    res[ISOLATED] += len(iso)
+    res[SORTED] += n_pro + n_prot
+    res[ISOLATED] += n_iso
     cpu[0] += cut * costs[FOLIO_SORT]
-    out: IntArray = iso
+    out: IntArray = iso[:n_iso]
     return out
 
 
