@@ -115,7 +115,7 @@ def _window_start(lv: LruvecArrays, snap: Snapshot, budget: int) -> int:
                 return -1
             _refresh(lv, snap)
             refreshed = True
-        lo, hi = s[CURSOR], min(s[CURSOR] + budget, s[LENGTH])
+        lo, hi = int(s[CURSOR]), min(s[CURSOR] + budget, s[LENGTH])
         for i in range(lo, hi):
             if lv.lst[snap.order[i]] == old_gen:
                 return lo
