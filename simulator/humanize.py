@@ -12,8 +12,9 @@ from typing import Any
 
 from simulator.units import PAGE_SIZE
 
-_BINARY = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
-_TIMES = (("s", 1e9), ("ms", 1e6), ("µs", 1e3))
+_BINARY: tuple[tuple[str, float], ...] = (
+    ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_TIMES: tuple[tuple[str, float], ...] = (("s", 1e9), ("ms", 1e6), ("µs", 1e3))
 
 
 def _missing(v: Any) -> bool:
@@ -28,26 +29,26 @@ def _sig(x: float, digits: int = 3) -> str:
     return f"{x:,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{x:,.0f}"
 
 
-def duration(ns: Any) -> str:
-    """``817 µs``, ``28.5 ms``, ``1.98 s``, ``950 ns`` (three significant digits)."""
-    if _missing(ns):
+def _scaled(v: Any, units: tuple[tuple[str, float], ...], base: str) -> str:
+    """``v`` in the largest of ``units`` it reaches (three significant digits), else in
+    ``base``; '-' when missing."""
+    if _missing(v):
         return "-"
-    x = float(ns)
-    for unit, scale in _TIMES:
+    x = float(v)
+    for unit, scale in units:
         if abs(x) >= scale:
             return f"{_sig(x / scale)} {unit}"
-    return f"{_sig(x)} ns"
+    return f"{_sig(x)} {base}"
+
+
+def duration(ns: Any) -> str:
+    """``817 µs``, ``28.5 ms``, ``1.98 s``, ``950 ns`` (three significant digits)."""
+    return _scaled(ns, _TIMES, "ns")
 
 
 def size(nbytes: Any) -> str:
     """``768 MiB``, ``1 GiB``, ``1.5 GiB``, ``512 B`` (three significant digits)."""
-    if _missing(nbytes):
-        return "-"
-    x = float(nbytes)
-    for unit, scale in _BINARY:
-        if abs(x) >= scale:
-            return f"{_sig(x / scale)} {unit}"
-    return f"{_sig(x)} B"
+    return _scaled(nbytes, _BINARY, "B")
 
 
 def pages(n: Any) -> str:

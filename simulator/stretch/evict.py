@@ -24,6 +24,7 @@ from simulator.mm.constants import (
     PTRS_PER_PTE,
     SUITABLE_TO_SCAN_N,
 )
+from simulator.mm.lruvec import LAZY_REFS
 from simulator.stretch.arrays import (
     BLOOM,
     FOLIO_SORT,
@@ -42,7 +43,6 @@ from simulator.stretch.arrays import (
     score,
 )
 from simulator.stretch.lruvec import (
-    LAZY_REFS,
     LIST_VERSION,
     MAX_SEQ,
     MIN_SEQ,

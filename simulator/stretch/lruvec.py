@@ -20,12 +20,12 @@ import numpy.typing as npt
 
 from simulator.jit import njit
 from simulator.mm.constants import (
-    LRU_REFS_WIDTH,
     MAX_NR_GENS,
     MAX_NR_TIERS,
     MIN_LRU_BATCH,
     MIN_NR_GENS,
 )
+from simulator.mm.lruvec import LAZY_REFS
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -34,7 +34,6 @@ Int8Array = npt.NDArray[np.int8]
 MAX_SEQ, MIN_SEQ, HEAD, TAIL, LIST_VERSION = range(5)
 """Indices of ``LruvecArrays.s``."""
 NR_SCALARS = 5
-LAZY_REFS = (1 << LRU_REFS_WIDTH) + 1
 
 
 class LruvecArrays(NamedTuple):
