@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import numba
+import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +59,12 @@ def set_core(name: str) -> None:
 def jit_enabled() -> bool:
     """False under ``NUMBA_DISABLE_JIT=1`` (kernels then run as Python)."""
     return not bool(getattr(numba.config, "DISABLE_JIT", False))
+
+
+if getattr(numba.config, "DISABLE_JIT", False):
+    # The kernels hash with uint64 arithmetic that wraps, as compiled code does silently;
+    # run as Python, numpy scalars would warn on each wrap-around.
+    np.seterr(over="ignore")
 
 
 def njit(fn: F) -> F:

@@ -303,3 +303,42 @@ def test_compiled_page_map_equals_reference(chunks: list[list[int]], order: str)
         missing = next(k for k in range(100, 200) if k not in set(every.tolist()))
         with pytest.raises(KeyError, match=str(missing)):
             b.lookup(np.array([every[0], missing], dtype=np.uint64))
+
+
+_SUMMARY = """
+import json, sys
+from pathlib import Path
+from simulator.config import load_scenario
+from simulator.runner import simulate
+sc = load_scenario(Path(sys.argv[2]), sys.argv[3:])
+s = simulate(sc).summary
+timing = set(sys.argv[1].split(","))
+print(json.dumps({k: v for k, v in s.items() if k not in timing}, sort_keys=True, default=str))
+"""
+
+
+@pytest.mark.parametrize("scenario,overrides", [
+    ("scenarios/ci/host_only.toml", ["host.policy=mglru", "task.workload.kind=zipf",
+                                     "task.memory=16MiB", "host.memory=8MiB",
+                                     "sim.duration_ms=20"]),
+    ("scenarios/ci/host_only.toml", ["host.policy=lru", "task.workload.kind=zipf",
+                                     "task.memory=16MiB", "host.memory=8MiB",
+                                     "sim.duration_ms=20"]),
+    ("scenarios/ci/x86_tdp_per_page.toml", ["vm.memory=32MiB", "host.memory=24MiB",
+                                            "sim.duration_ms=5"]),
+], ids=["mglru", "lru", "vm"])
+def test_numba_disable_jit_runs_the_compiled_core_as_python(
+        scenario: str, overrides: list[str]) -> None:
+    """``NUMBA_DISABLE_JIT=1`` (README: for debugging the kernels) runs the same code paths as
+    plain Python: the same summary, and nothing on stderr."""
+    import subprocess
+    import sys
+
+    out = {}
+    for disable in ("0", "1"):
+        env = {**os.environ, "NUMBA_DISABLE_JIT": disable, jit.ENV_CORE: "compiled"}
+        r = subprocess.run([sys.executable, "-c", _SUMMARY, ",".join(TIMING), scenario, *overrides],
+                           capture_output=True, text=True, env=env, timeout=600, check=False)
+        assert r.returncode == 0 and not r.stderr.strip(), r.stderr[-2000:]
+        out[disable] = r.stdout
+    assert out["0"] == out["1"]
