@@ -54,6 +54,8 @@ MRC_SIZES = ",".join(f"{i / 40:g}" for i in range(1, 21))
 """2.5 % to 50 % of the distinct pages, 20 sizes."""
 MRC_JOBS = 2
 
+REPLAY_REPEATS = 3
+"""Timed replays per policy and trace; the best counts (a shared machine disturbs single runs)."""
 ZIPF_REQUESTS = 1_000_000
 ZIPF_OBJECTS = 100_000
 ZIPF_ALPHA = 1.0
@@ -68,8 +70,10 @@ class TraceCase:
     path: str
     cache_pages: int
     duration_ms: dict[str, float]
-    """Simulated time per policy, chosen to replay about one pass of the trace with each (the
-    simulated time per request differs: a miss costs a fault and a swap-in)."""
+    """Simulated time per policy, chosen to replay about 10 passes of CloudPhysics (114k
+    requests, so that building the machine does not dominate) and one of the 1M zipf trace
+    with each policy (the simulated time per request differs: a miss costs a fault and a
+    swap-in)."""
 
 
 # --- trace files ----------------------------------------------------------------------------
@@ -121,12 +125,17 @@ def _sim_replay(case: TraceCase, policy: str) -> dict[str, Any]:
     warm = replace(case, duration_ms={policy: 1.0})
     simulate(load_scenario(TRACE_SCENARIO, _replay_overrides(warm, policy)))
     sc = load_scenario(TRACE_SCENARIO, _replay_overrides(case, policy))
-    with Stopwatch() as sw:
-        summary = simulate(sc).summary
+    best: Stopwatch | None = None
+    for _ in range(REPLAY_REPEATS):  # the best of a few, as the peer gets (its best of 5)
+        with Stopwatch() as sw:
+            summary = simulate(sc).summary
+        if best is None or sw.wall_s < best.wall_s:
+            best = sw
+    assert best is not None
     n = int(summary["accesses"])
-    return {"accesses": n, "miss_ratio": float(summary["miss_ratio"]), "wall_s": sw.wall_s,
-            "cpu_s": sw.cpu_s, "rate": n / sw.wall_s, "evictions": int(summary["evictions"]),
-            "aging_passes": int(summary["aging_passes"])}
+    return {"accesses": n, "miss_ratio": float(summary["miss_ratio"]), "wall_s": best.wall_s,
+            "cpu_s": best.cpu_s, "rate": n / best.wall_s,
+            "evictions": int(summary["evictions"]), "aging_passes": int(summary["aging_passes"])}
 
 
 def peer_available() -> bool:
@@ -277,7 +286,7 @@ def trace_cases(workdir: Path, cloudphysics: Path | None) -> list[TraceCase]:
     if cloudphysics is not None:
         # 10 % of the 48,974 distinct blocks; the published exact-LRU miss ratio is 0.804913
         cases.append(TraceCase("cloudphysics", str(cloudphysics), 4897,
-                               {"lru": 1100.0, "mglru": 2300.0}))
+                               {"lru": 11000.0, "mglru": 23000.0}))
     zipf = write_zipf_trace(workdir / "zipf1m.oracleGeneral.bin")
     cases.append(TraceCase("zipf1m", str(zipf), 10_000, {"lru": 3800.0, "mglru": 5600.0}))
     return cases
