@@ -16,6 +16,7 @@ against ``tracemalloc`` on real runs):
 - with host-side accesses to guest memory (``vm.host_accesses``), the guest's own last access
   per page of the host index space (``GUEST_VIEW_BYTES``); the THP maps (one flag per PTE
   table) are too small to count;
+- with a host task under MGLRU, the compiled host task's own state (``STRETCH_PAGE_BYTES``);
 - a fixed allowance for the interpreter and the imported libraries.
 
 The limit is ``--max-memory`` if given, else the machine's available memory
@@ -36,6 +37,9 @@ from workloads import WORKLOADS
 
 HOST_PAGE_BYTES = 44
 GUEST_VIEW_BYTES = 8
+STRETCH_PAGE_BYTES = 24
+"""The compiled MGLRU host task's per-page state (``simulator.stretch.mglru``): quantum marks
+for missing and for written pages and the eviction snapshot's buffer, 8 bytes each."""
 TLB_ENTRY_BYTES = 8
 BASE_BYTES = 300 * 2**20
 """Python, numpy, pandas, SimPy and matplotlib once imported (measured RSS ≈ 250 MiB)."""
@@ -73,6 +77,8 @@ def estimate(sc: Scenario) -> Estimate:
         total += TLB_ENTRY_BYTES * vm.vcpus * max(vm.tlb_entries, 1)
     if sc.task_pages:
         total += _workload_bytes(sc.task.workload, sc.task_pages, 1)
+        if sc.host.policy == "mglru":
+            total += STRETCH_PAGE_BYTES * nr
     if any(vm.host_accesses > 0 for _, vm, _ in sc.all_vms()):
         total += GUEST_VIEW_BYTES * nr
     return Estimate(total, nr)

@@ -123,6 +123,24 @@ def _window_start(lv: LruvecArrays, snap: Snapshot, budget: int) -> int:
 
 
 @njit
+def _sort_and_isolate(lv: LruvecArrays, promoted: IntArray, protected: IntArray,
+                      iso: IntArray) -> None:
+    """The scan's effects, in the reference's order: promoted folios to the head of their
+    generation's list, protected ones ``folio_inc_gen``'d to the head of theirs, the rest off
+    the LRU."""
+    gens = np.empty(len(promoted), dtype=np.int64)
+    for i in range(len(promoted)):
+        gens[i] = lv.gen[promoted[i]]
+    move_to_head(lv, promoted, gens)
+    gens = np.empty(len(protected), dtype=np.int64)
+    for i in range(len(protected)):
+        gens[i] = inc_gen(lv, protected[i])
+    move_to_head(lv, protected, gens)
+    for i in range(len(iso)):
+        del_folio(lv, iso[i])
+
+
+@njit
 def scan_folios(lv: LruvecArrays, snap: Snapshot, nr_to_scan: int, tier_idx: int,
                 flags: BoolArray, costs: npt.NDArray[np.float64], res: IntArray,
                 cpu: npt.NDArray[np.float64]) -> IntArray:
@@ -168,16 +186,7 @@ def scan_folios(lv: LruvecArrays, snap: Snapshot, nr_to_scan: int, tier_idx: int
             if n_iso >= MIN_LRU_BATCH:
                 break
     snap.s[CURSOR] = last + 1
-    gens = np.empty(n_pro, dtype=np.int64)
-    for i in range(n_pro):
-        gens[i] = lv.gen[promoted[i]]
-    move_to_head(lv, promoted[:n_pro], gens)
-    gens = np.empty(n_prot, dtype=np.int64)
-    for i in range(n_prot):
-        gens[i] = inc_gen(lv, protected[i])
-    move_to_head(lv, protected[:n_prot], gens)
-    for i in range(n_iso):
-        del_folio(lv, iso[i])
+    _sort_and_isolate(lv, promoted[:n_pro], protected[:n_prot], iso[:n_iso])
     res[SCANNED] += cut
     res[SORTED] += n_pro + n_prot
     res[ISOLATED] += n_iso

@@ -127,7 +127,7 @@ class MglruTaskKernel:
         write_back(policy.lruvec, w.lv)
         ag.mm_state.seq, ag.mm_state.head = int(self.m[M.MM_SEQ]), int(self.m[M.MM_HEAD])
         s = w.snap.s
-        ev._order = self.order[:s[LENGTH]].copy()
+        ev._order = self.order[:s[LENGTH]]  # a view: the reference reads it, never writes
         ev._cursor, ev._key = int(s[CURSOR]), (int(s[KEY_MIN_SEQ]), int(s[KEY_VERSION]))
         for k, v in zip(_INT_COUNTERS, w.c[:len(_INT_COUNTERS)].tolist(), strict=True):
             setattr(c, k, v)
