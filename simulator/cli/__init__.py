@@ -32,7 +32,10 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # a usage error (one line, printed) or --help
+        return e.code if isinstance(e.code, int) else 2
     try:
         rc: int = args.func(args)
     except (ConfigError, ResourceError) as e:

@@ -26,9 +26,12 @@ from simulator.bench.compare import (
 )
 from simulator.bench.report import comparison_text, json_document, markdown, targets_text, verdict
 from simulator.bench.suites import CI_SCENARIOS, SUITES, run_suite
-from simulator.cli.args import Subparsers, add_jobs, add_set
+from simulator.cli.args import Subparsers, add_jobs, add_set, number
 from simulator.config import ConfigError
 from simulator.output import atomic_write
+
+MAX_PCT = 1e6
+"""The largest tolerance in percent (beyond it nothing is gated)."""
 
 
 def register(sub: Subparsers) -> None:
@@ -42,7 +45,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--baseline", metavar="FILE", default=None,
                    help="baseline JSON to compare with (default: results/baselines/SUITE.json "
                         "if it exists)")
-    p.add_argument("--tolerance", metavar="PCT", type=float, default=0.0,
+    p.add_argument("--tolerance", metavar="PCT", type=number(float, 0.0, MAX_PCT), default=0.0,
                    help="how far a deterministic metric may move, in percent of its baseline "
                         "(default 0: exact, floats up to rounding noise)")
     p.add_argument("--update-baseline", action="store_true",
@@ -54,7 +57,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--perf-gate", action="store_true",
                    help="also fail when a performance figure is slower than the baseline by "
                         "more than --perf-tolerance, or (perf suite) a target is not met")
-    p.add_argument("--perf-tolerance", metavar="PCT", type=float, default=25.0,
+    p.add_argument("--perf-tolerance", metavar="PCT", type=number(float, 0.0, MAX_PCT),
+                   default=25.0,
                    help="with --perf-gate: allowed slowdown in percent (default 25)")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="run only this case (repeatable; ci: a scenario name or file stem; "

@@ -68,8 +68,6 @@ def command(args: argparse.Namespace) -> int:
     """Compute, print and write the curves."""
     from simulator.mrc import lru_miss_ratios, mglru_replays, mrc_frame, read_trace, write_mrc
 
-    if args.jobs < 1:
-        return _fail(f"--jobs must be >= 1, got {args.jobs}")
     trace = Path(args.trace)
     try:
         tp = read_trace(trace, args.format, args.set, args.sizes)

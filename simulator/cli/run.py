@@ -12,6 +12,7 @@ from simulator.cli.args import (
     add_max_memory,
     add_out,
     add_scenario,
+    add_seed,
     invariant_overrides,
 )
 from simulator.config import load_scenario
@@ -58,7 +59,7 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="run one scenario and write its run folder")
     add_scenario(p, optional=True)
     add_out(p)
-    p.add_argument("--seed", type=int, default=None, help="override sim.seed")
+    add_seed(p)
     p.add_argument("--no-report", action="store_true",
                    help="skip the figures and report.html")
     p.add_argument("--check-invariants", action="store_true",

@@ -11,11 +11,12 @@ line on stderr naming the file and the line or record, exit 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
-from simulator.cli.args import Subparsers
-from simulator.traces.options import add_options, from_args
+from simulator.cli.args import Subparsers, number
+from simulator.traces.options import TraceOptions
 
 if TYPE_CHECKING:
     from simulator.traces import TraceSummary
@@ -39,6 +40,32 @@ def register(sub: Subparsers) -> None:
     conv.add_argument("output", metavar="OUT", help="output file, ending in .npy or .csv")
     add_options(conv)
     conv.set_defaults(func=command_convert)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Every :class:`TraceOptions` field that has a flag, as an option of ``p`` ("trace
+    reading"), typed and range-checked by its declaration."""
+    g = p.add_argument_group("trace reading")
+    for f in dataclasses.fields(TraceOptions):
+        flag, doc = f.metadata["flag"], f.metadata["doc"]
+        if flag is None:
+            continue
+        if f.default is False:
+            g.add_argument(flag, dest=f.name, action="store_true", help=doc)
+        elif isinstance(f.default, int):
+            g.add_argument(flag, dest=f.name, default=f.default,
+                           type=number(int, f.metadata["lo"], f.metadata["hi"]),
+                           metavar="RECORDS", help=f"{doc} (default {f.default})")
+        else:
+            g.add_argument(flag, dest=f.name, default=f.default, choices=f.metadata["choices"],
+                           help=doc.replace("%", "%%"))
+
+
+def from_args(args: argparse.Namespace, path: str = "") -> TraceOptions:
+    """The options of parsed :func:`add_options` flags, reading ``path``."""
+    flagged = {f.name: getattr(args, f.name) for f in dataclasses.fields(TraceOptions)
+               if f.metadata["flag"] is not None}
+    return TraceOptions(path=path, **flagged)
 
 
 def _time(t: float | None) -> str:
@@ -108,4 +135,5 @@ def command_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["command_convert", "command_info", "format_info", "format_reuse", "register"]
+__all__ = ["add_options", "command_convert", "command_info", "format_info", "format_reuse",
+           "from_args", "register"]

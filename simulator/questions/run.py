@@ -15,7 +15,7 @@ import pandas as pd
 from simulator.config import ConfigError, apply_overrides, read_toml
 from simulator.plots.style import save
 from simulator.questions.analyses import ANALYSES, Finding
-from simulator.sweep import expand_sweep, make_executor, run_sweep
+from simulator.sweep import SweepReport, expand_sweep, make_executor, run_sweep
 
 QUESTION_DIR = Path("scenarios/questions")
 META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep")
@@ -55,9 +55,15 @@ def load_questions(folder: Path = QUESTION_DIR) -> list[Question]:
     return [load_question(p) for p in sorted(folder.glob("*.toml"))]
 
 
+class QuestionsFailed(RuntimeError):
+    """Some runs of the questions' sweeps failed: findings.md is not written (its answers
+    would rest on missing rows). ``str()`` is one line naming the error files."""
+
+
 def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
-                 overrides: Sequence[str] = (), progress: bool = False) -> pd.DataFrame:
-    """Run (or resume) a question's sweep; return its sweep.csv as a frame."""
+                 overrides: Sequence[str] = (),
+                 progress: bool = False) -> tuple[pd.DataFrame, SweepReport]:
+    """Run (or resume) a question's sweep; return its sweep.csv as a frame, and the report."""
     doc = apply_overrides(q.doc, [*(q.quick if quick else ()), *overrides])
     if quick and q.quick_sweep:
         # shorter lists for the swept keys, e.g. fewer vCPU counts (seeds stay at 3)
@@ -65,24 +71,35 @@ def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
     sweep = expand_sweep(doc, str(q.path))
     report = run_sweep(sweep, out, make_executor("local", jobs), resume=True,
                        progress=progress)
-    return pd.read_csv(report.csv_path)
+    return pd.DataFrame(report.rows), report
 
 
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
                   progress: bool = False) -> Path:
-    """Run every question and write ``out/findings.md``; returns its path."""
+    """Run every question and write ``out/findings.md``; returns its path.
+
+    Raises QuestionsFailed (after running every question) if any run failed.
+    """
     from simulator.questions.findings import write_findings
 
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
     results: list[tuple[Question, pd.DataFrame, Finding]] = []
+    failed: list[str] = []
     for q in load_questions():
         if only and q.name not in only:
             continue
-        df = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
-                          progress=progress)
+        _, report = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
+                                 progress=progress)
+        if report.failed:
+            failed.append(f"{q.name}: {report.failed} of {len(report.sweep.points)} runs "
+                          f"failed (see {report.errors_path})")
+            continue
+        df = pd.read_csv(report.csv_path)
         results.append((q, df, ANALYSES[q.name](df)))
+    if failed:
+        raise QuestionsFailed("; ".join(failed) + "; findings.md not written")
     wall = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import tokenize
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,11 @@ _ROLE_DEFAULTS = {"column": PAGE_FIELDS, "rw_column": WRITE_FIELDS,
                   "stream_column": STREAM_FIELDS, "time_column": TIME_FIELDS}
 
 
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+"""What reading a damaged ``.npz`` member raises: a CRC mismatch, a corrupt deflate stream, a
+cut-off archive."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Header:
     shape: tuple[int, ...]
@@ -63,12 +69,16 @@ def _read_header(fp: IO[bytes], path: Path, member: str = "") -> _Header:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
         else:
             raise ValueError(f"unsupported .npy format version {major}")
-    except (ValueError, SyntaxError, TypeError, EOFError, tokenize.TokenError) as e:
+    except _CORRUPT as e:
+        raise TraceError(path, f"{where}corrupt ({e})") from None
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as e:
         # np.lib.format parses the header dict with the tokenizer: a corrupt header can fail
         # in any of these ways
         raise TraceError(path, f"{where}not a .npy array ({e})") from None
     if dtype.hasobject:
         raise TraceError(path, f"{where}object arrays are not traces")
+    if any(int(n) < 0 for n in shape):
+        raise TraceError(path, f"{where}not a .npy array (negative shape {tuple(shape)})")
     return _Header(tuple(int(n) for n in shape), dtype, bool(fortran), fp.tell())
 
 
@@ -206,7 +216,10 @@ class _MemberStream:
 
     def __init__(self, zf: zipfile.ZipFile, name: str, path: Path) -> None:
         self.name, self.path = name, path
-        self.fp = zf.open(name + ".npy")
+        try:
+            self.fp = zf.open(name + ".npy")
+        except _CORRUPT as e:
+            raise TraceError(path, f"member {name!r}: corrupt ({e})") from None
         self.header = _read_header(self.fp, path, name)
         if self.header.fortran and len(self.header.shape) > 1:
             raise TraceError(path, f"member {name!r}: Fortran-ordered 2-D arrays cannot be "
@@ -217,7 +230,11 @@ class _MemberStream:
         self.row_bytes = self.header.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
 
     def read(self, start: int, n: int) -> npt.NDArray[Any]:
-        data = self.fp.read(n * self.row_bytes)
+        try:
+            data = self.fp.read(n * self.row_bytes)
+        except _CORRUPT as e:
+            raise TraceError(self.path, f"member {self.name!r}: corrupt ({e})",
+                             record=start + 1) from None
         if len(data) < n * self.row_bytes:
             whole = start + len(data) // max(self.row_bytes, 1)
             raise TraceError(self.path, f"member {self.name!r} is truncated",
