@@ -11,7 +11,7 @@ from pathlib import Path
 
 from simulator.config import Scenario
 from simulator.machine import Machine
-from simulator.output.run_folder import RunResult, run_folder, run_result, write_run
+from simulator.output.run_folder import Finish, RunResult, run_folder, run_result, write_run
 
 
 def simulate(sc: Scenario) -> RunResult:
@@ -21,10 +21,11 @@ def simulate(sc: Scenario) -> RunResult:
     return run_result(data, time.perf_counter() - t0)
 
 
-def run_one(sc: Scenario, out: Path) -> tuple[RunResult, Path]:
-    """Simulate ``sc`` and write its run folder under ``out``."""
+def run_one(sc: Scenario, out: Path, finish: Finish | None = None) -> tuple[RunResult, Path]:
+    """Simulate ``sc`` and write its run folder under ``out`` (``finish`` adds files to it
+    before it is complete: the figures and the report)."""
     result = simulate(sc)
-    folder = write_run(result, run_folder(out, sc, result.summary))
+    folder = write_run(result, run_folder(out, sc, result.summary), finish=finish)
     return result, folder
 
 

@@ -16,6 +16,7 @@ from simulator.cli import list as list_
 from simulator.cli.args import Parser
 from simulator.config import ConfigError
 from simulator.mm.lruvec import InvariantError
+from simulator.output.errors import OutputError
 from simulator.resources import ResourceError
 
 COMMANDS = (run, validate, list_, sweep, plot, trace, mrc, questions, bench, selftest)
@@ -41,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ResourceError) as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
+    except OutputError as e:  # 2: a location that cannot be written; 1: the disk filled
+        print(f"mglru-sim: error: {e}", file=sys.stderr)
+        return e.exit_code
     except InvariantError as e:
         print(f"mglru-sim: invariant violated: {e}", file=sys.stderr)
         return 1

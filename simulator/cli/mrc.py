@@ -67,8 +67,10 @@ def format_table(frame: pd.DataFrame, replays: dict[int, Replay]) -> str:
 def command(args: argparse.Namespace) -> int:
     """Compute, print and write the curves."""
     from simulator.mrc import lru_miss_ratios, mglru_replays, mrc_frame, read_trace, write_mrc
+    from simulator.output.paths import probe, safe_name
 
     trace = Path(args.trace)
+    out = probe(Path(args.out) if args.out else Path("results") / "mrc" / safe_name(trace.name))
     try:
         tp = read_trace(trace, args.format, args.set, args.sizes)
     except (ConfigError, ValueError) as e:
@@ -84,11 +86,7 @@ def command(args: argparse.Namespace) -> int:
           f"pages; Mattson {mattson_s:.2f} s ({tp.records / max(mattson_s, 1e-9):,.0f} "
           "accesses/s)")
     print(format_table(frame, replays))
-    out = Path(args.out) if args.out else Path("results") / "mrc" / trace.name
-    try:
-        written = write_mrc(frame, out)
-    except OSError as e:
-        return _fail(f"{out}: cannot write: {e.strerror or e}")
+    written = write_mrc(frame, out)
     print("\n" + "\n".join(f"wrote {p}" for p in written))
     return 0
 

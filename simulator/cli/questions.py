@@ -25,8 +25,10 @@ def register(sub: Subparsers) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
+    from simulator.output.paths import probe
     from simulator.questions.run import QuestionsFailed, run_questions
 
+    probe(Path(args.out))
     try:
         path = run_questions(Path(args.out), quick=args.quick, jobs=args.jobs, only=args.only,
                              overrides=args.set, progress=not args.no_progress)

@@ -68,23 +68,30 @@ def register(sub: Subparsers) -> None:
     p.set_defaults(func=command)
 
 
+def _report(staging: Path, folder: Path) -> None:
+    from simulator.report import write_report
+
+    write_report(staging, shown_as=folder)
+
+
 def command(args: argparse.Namespace) -> int:
+    from simulator.config import run_id_of
+    from simulator.output.run_folder import prepare_run_folder
     from simulator.resources import check
     from simulator.runner import run_one
 
     sc = load_scenario(args.scenario, [*args.set, *invariant_overrides(args.check_invariants)],
                        seed=args.seed)
     check(sc, args.max_memory)
-    result, folder = run_one(sc, Path(args.out))
+    prepare_run_folder(Path(args.out), sc, run_id_of(sc))
+    # the figures and the report are built into the run folder before it is complete
+    result, folder = run_one(sc, Path(args.out), finish=None if args.no_report else _report)
     print(f"scenario {sc.name}: {args.scenario}")
     print(format_summary(result.summary))
     print(f"\nrun folder: {folder}")
     if not args.no_report:
-        from simulator.report import write_report
-
-        report = write_report(folder)
-        print(f"figures:    {report.parent / 'figures'}")
-        print(f"report:     {report}")
+        print(f"figures:    {folder / 'figures'}")
+        print(f"report:     {folder / 'report.html'}")
     return 0
 
 

@@ -54,6 +54,7 @@ def register(sub: Subparsers) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Run the replica, print its lines, write the run folder; 1 if a check failed."""
+    from simulator.output.paths import folder_under, probe
     from simulator.selftest.driver import AccessTracking, SelftestParams, selftest_scenario
     from simulator.selftest.output import write_selftest_run
 
@@ -65,6 +66,8 @@ def command(args: argparse.Namespace) -> int:
                             warn_only=args.warn > 0, mode=args.mode, benchmark=args.benchmark)
     params.check()
     sc = selftest_scenario(params, args.backend, args.set, args.seed)
+    if not args.no_out:
+        probe(folder_under(Path(args.out), sc.name))
     result = AccessTracking(sc, params, emit=lambda line: print(line, flush=True)).run()
     if result.failure is not None:
         print("==== Test Assertion Failure ====", file=sys.stderr)

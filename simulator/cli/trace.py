@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator.cli.args import Subparsers, number
@@ -119,18 +119,16 @@ def command_info(args: argparse.Namespace) -> int:
 
 def command_convert(args: argparse.Namespace) -> int:
     """Write the trace as ``.npy`` or ``.csv``."""
+    from simulator.output.paths import probe
     from simulator.traces import convert_trace, open_trace
+    from simulator.traces.convert import check_output
 
+    output = Path(args.output)
+    check_output(output)
     opts = from_args(args, args.input)
-    try:
-        n = convert_trace(open_trace(args.input, opts), args.output, opts.chunk)
-    except ValueError as e:  # TraceError (a ConfigError) is one too: bad input, exit 2
-        print(f"mglru-sim: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"mglru-sim: error: {args.output}: cannot write: {e.strerror or e}",
-              file=sys.stderr)
-        return 2
+    reader = open_trace(args.input, opts)
+    probe(output.parent)
+    n = convert_trace(reader, output, opts.chunk)
     print(f"{args.output}: {n:,} records")
     return 0
 

@@ -19,7 +19,8 @@ from typing import Any
 from tqdm import tqdm
 
 from simulator.config import ConfigError
-from simulator.output.run_folder import complete_summary, write_run
+from simulator.output.paths import folder_under, probe
+from simulator.output.run_folder import check_replaceable, complete_summary, write_run
 from simulator.sweep.executors import Executor
 from simulator.sweep.expand import Sweep
 from simulator.sweep.tables import CSV_NAME, sweep_row, write_errors, write_tables
@@ -59,7 +60,7 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
     Returns:
         The report; ``failed`` counts the runs that raised.
     """
-    folder = Path(out) / sweep.name
+    folder = probe(folder_under(out, sweep.name))
     report = SweepReport(sweep=sweep, csv_path=folder / CSV_NAME)
     points = {p.run_index: p for p in sweep.points}
     rows, tasks = _plan(sweep, folder, resume, worker_writes)
@@ -108,11 +109,13 @@ def _plan(sweep: Sweep, folder: Path, resume: bool,
     rows: list[dict[str, Any]] = []
     tasks: list[RunTask] = []
     for point in sweep.points:
-        run_folder = folder / point.run_id
+        run_folder = folder_under(folder, point.run_id)
         done = complete_summary(run_folder) if resume else None
         if done is not None:
             rows.append(sweep_row(point, done))
             continue
+        if run_folder.is_dir():  # refused now rather than after the run
+            check_replaceable(run_folder)
         # Absolute: workers (a LocalCluster, or a shared file system) may have another cwd.
         target = str(run_folder.resolve()) if worker_writes else None
         tasks.append(RunTask(point.run_index, point.run_id, point.scenario, target,
