@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -44,6 +43,7 @@ from simulator.config import (
     apply_overrides,
     scenario_from_dict,
 )
+from simulator.workers import worker_pool
 
 MRC_COLUMNS = ("cache_pages", "lru_miss_ratio", "mglru_miss_ratio")
 """The columns of ``mrc.csv``, in order."""
@@ -226,7 +226,7 @@ def mglru_replays(tp: TracePass, jobs: int,
     if jobs == 1 or len(scenarios) <= 1:
         out = {size: replay_once(sc, tp.records) for size, sc in scenarios.items()}
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
+        with worker_pool(min(jobs, len(scenarios))) as pool:
             futures = {size: pool.submit(replay_once, sc, tp.records)
                        for size, sc in scenarios.items()}
             out = {size: f.result() for size, f in futures.items()}

@@ -10,7 +10,9 @@ A *case* is one scenario run (suite ``ci``) or one measurement of suite ``perf``
 - **info**: identity fields (the run id, a hash of the effective configuration) shown in the
   report but never compared, since adding a scenario key with a default changes them.
 
-Each case runs in a fresh ``spawn`` process (:func:`run_isolated`): the peak resident set size
+Each case runs in a fresh ``spawn`` process (:func:`run_isolated`, a pool of
+:func:`simulator.workers.worker_pool`, so an interrupted bench leaves no process behind): the
+peak resident set size
 (``ru_maxrss``) is then that run's own, string hashing gets a fresh seed (so an accidental
 dependence on set order shows up as a changed metric), and a crash cannot take the bench down.
 """
@@ -18,13 +20,13 @@ dependence on set order shows up as a changed metric), and a crash cannot take t
 from __future__ import annotations
 
 import math
-import multiprocessing
 import resource
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from simulator.workers import worker_pool
 
 Scalar = int | float | str | bool | None
 """A metric value as stored in JSON (``None`` = does not apply to this run)."""
@@ -149,12 +151,6 @@ def measure_scenario(name: str, path: str, overrides: Sequence[str] = ()) -> Cas
     return CaseResult(name=name, source=path, deterministic=det, performance=perf, info=info)
 
 
-def _spawn_pool(jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=max(1, jobs),
-                               mp_context=multiprocessing.get_context("spawn"),
-                               max_tasks_per_child=1)
-
-
 def run_isolated(fn: Callable[..., T], calls: Iterable[tuple[Any, ...]], jobs: int = 1,
                  on_done: Callable[[int, T], None] | None = None) -> list[T]:
     """``fn(*args)`` for each argument tuple, each in its own fresh ``spawn`` process.
@@ -163,7 +159,7 @@ def run_isolated(fn: Callable[..., T], calls: Iterable[tuple[Any, ...]], jobs: i
     called as each finishes (for progress lines). An exception in a child is re-raised here.
     """
     calls = list(calls)
-    with _spawn_pool(jobs) as pool:
+    with worker_pool(jobs, max_tasks_per_child=1) as pool:
         futures = [pool.submit(fn, *args) for args in calls]
         results: list[T] = []
         for i, fut in enumerate(futures):

@@ -2,8 +2,8 @@
 
 One module per command, each with ``register(subparsers)`` (its options) and the function it
 sets as ``func``: it parses, calls the domain code, prints, and maps errors to exit codes.
-Exit codes: 0 ok, 1 a failed check or regression, 2 bad input (one line on stderr naming the
-file and key, no traceback).
+Exit codes: 0 ok, 1 a failed check or regression (or a disk that filled up), 2 bad input (one
+line on stderr naming the file and key, no traceback), 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from simulator.config import ConfigError
 from simulator.mm.lruvec import InvariantError
 from simulator.output.errors import OutputError
 from simulator.resources import ResourceError
+from simulator.signals import Terminated, exit_code, terminate_as_interrupt
 
 COMMANDS = (run, validate, list_, sweep, plot, trace, mrc, questions, bench, selftest)
 """Every command module, in the order of ``mglru-sim --help``."""
@@ -38,7 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # a usage error (one line, printed) or --help
         return e.code if isinstance(e.code, int) else 2
     try:
-        rc: int = args.func(args)
+        with terminate_as_interrupt():
+            rc: int = args.func(args)
     except (ConfigError, ResourceError) as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
@@ -52,9 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `mglru-sim ... | head`: the reader went away; not an error of ours
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("mglru-sim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C (130), or SIGTERM (Terminated, 143)
+        print(f"mglru-sim: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
+              file=sys.stderr)
+        return exit_code(e)
     return rc
 
 
