@@ -29,7 +29,7 @@ from simulator.bench.suites import CI_SCENARIOS, SUITES, run_suite
 from simulator.cli.args import Subparsers, add_jobs, add_set, number
 from simulator.config import ConfigError
 from simulator.output import atomic_write
-from simulator.output.paths import probe
+from simulator.output.paths import probe_file
 
 MAX_PCT = 1e6
 """The largest tolerance in percent (beyond it nothing is gated)."""
@@ -84,7 +84,7 @@ def command(args: argparse.Namespace) -> int:
     path = baseline_path(args.suite, args.baseline)
     for output in (args.json, args.markdown, path if args.update_baseline else None):
         if output is not None:  # an unwritable output fails now, not after the suite
-            probe(Path(output).parent)
+            probe_file(output)
     try:
         baseline = load_baseline(path, args.suite, named=args.baseline is not None,
                                  updating=args.update_baseline)

@@ -119,7 +119,7 @@ def command_info(args: argparse.Namespace) -> int:
 
 def command_convert(args: argparse.Namespace) -> int:
     """Write the trace as ``.npy`` or ``.csv``."""
-    from simulator.output.paths import probe
+    from simulator.output.paths import probe_file
     from simulator.traces import convert_trace, open_trace
     from simulator.traces.convert import check_output
 
@@ -127,7 +127,7 @@ def command_convert(args: argparse.Namespace) -> int:
     check_output(output)
     opts = from_args(args, args.input)
     reader = open_trace(args.input, opts)
-    probe(output.parent)
+    probe_file(output)
     n = convert_trace(reader, output, opts.chunk)
     print(f"{args.output}: {n:,} records")
     return 0

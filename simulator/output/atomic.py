@@ -98,12 +98,15 @@ def atomic_folder(folder: str | Path,
                                         dir=folder.parent))
     lock = claim(staging)
     try:
-        yield staging
-        with writing(folder):
+        with writing(folder):  # also what the block raises: the folder was being written
+            yield staging
             _fsync_directory(staging)
             with exclusive(folder.parent):
                 _replace_folder(staging, folder, replaceable)
             _fsync_directory(folder.parent)
+    except OutputError as e:  # name the file of the folder, not of its temporary twin
+        shutil.rmtree(staging, ignore_errors=True)
+        raise e.moved(str(staging), str(folder)) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -35,6 +35,12 @@ class OutputError(OSError):
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
 
+    def moved(self, old: str, new: str) -> OutputError:
+        """The same error for a path below ``old`` renamed below ``new``."""
+        if not (self.path == old or self.path.startswith(old + os.sep)):
+            return self
+        return OutputError(new + self.path[len(old):], self.reason, self.exit_code, self.errno)
+
     def __reduce__(self) -> tuple[object, ...]:  # pickled from workers to the driver
         return (type(self), (self.path, self.reason, self.exit_code, self.errno))
 
@@ -53,13 +59,22 @@ def printable(path: str | os.PathLike[str]) -> str:
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in os.fspath(path))
 
 
+def check_path(path: str | os.PathLike[str]) -> None:
+    """OutputError for a path no system call takes (empty, or with a NUL byte)."""
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise OutputError(printable(text) or "''", "not a usable path (empty, or a NUL byte)")
+
+
 @contextlib.contextmanager
 def writing(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Turn an OSError raised in the block into an :class:`OutputError` naming ``path``."""
+    """Turn an OSError raised in the block into an :class:`OutputError` naming ``path``
+    (checked first with :func:`check_path`)."""
+    check_path(path)
     try:
         yield
     except OSError as e:
         raise output_error(path, e) from None
 
 
-__all__ = ["FULL_DISK", "OutputError", "output_error", "printable", "writing"]
+__all__ = ["FULL_DISK", "OutputError", "check_path", "output_error", "printable", "writing"]

@@ -21,7 +21,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from simulator.output.errors import OutputError, printable, writing
+from simulator.output.errors import OutputError, check_path, printable, writing
 
 NAME_MAX = 64
 """The longest name of a folder under the output root."""
@@ -56,12 +56,10 @@ def safe_name(text: str) -> str:
 
 def check_root(out: str | os.PathLike[str]) -> Path:
     """The output root as a Path; OutputError if it cannot be one (a NUL byte, a file)."""
-    text = os.fspath(out)
-    if not text or "\0" in text:
-        raise OutputError(printable(text) or "''", "not a usable output folder name")
-    root = Path(text)
+    check_path(out)
+    root = Path(out)
     if root.exists() and not root.is_dir():
-        raise OutputError(text, "exists and is not a folder")
+        raise OutputError(printable(root), "exists and is not a folder")
     return root
 
 
@@ -123,5 +121,15 @@ def probe(folder: str | os.PathLike[str]) -> Path:
     return path
 
 
+def probe_file(path: str | os.PathLike[str]) -> Path:
+    """:func:`probe` for an output file: its folder can be written, and it is not a folder."""
+    check_path(path)
+    file = Path(path)
+    if file.is_dir():
+        raise OutputError(printable(file), "is a folder, not a file")
+    probe(file.parent)
+    return file
+
+
 __all__ = ["NAME_MAX", "NAME_RULE", "check_root", "folder_under", "name_problem", "probe",
-           "safe_name", "shown_name"]
+           "probe_file", "safe_name", "shown_name"]
