@@ -38,8 +38,19 @@ class ConfigError(ValueError):
         self.source = source
         self.key = key
         self.message = message
-        where = f"key '{key}': " if key else ""
-        super().__init__(f"{source}: {where}{message}")
+        where = f"key '{one_line(key)}': " if key else ""
+        super().__init__(f"{one_line(source)}: {where}{one_line(message, MAX_MESSAGE)}")
+
+
+MAX_MESSAGE = 400
+"""The longest message an error line shows (a value quoted in it is cut short)."""
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` for one error line: control characters (a newline in a file name) escaped,
+    and cut at ``limit`` characters."""
+    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return out if len(out) <= limit else out[:limit] + "..."
 
 
 def suggest(word: str, options: Iterable[str]) -> str:
@@ -162,5 +173,6 @@ def build(cls: type[T], values: Mapping[str, Any]) -> T:
     return cls(**{k.attr: values[name] for name, k in keys_of(cls).items() if name in values})
 
 
-__all__ = ["INT_RANGE", "SAME", "ConfigError", "Key", "NoParams", "bounds", "build", "keys_of",
-           "merge_keys", "param", "shown_bound", "spec", "suggest"]
+__all__ = ["INT_RANGE", "MAX_MESSAGE", "SAME", "ConfigError", "Key", "NoParams", "bounds",
+           "build", "keys_of", "merge_keys", "one_line", "param", "shown_bound", "spec",
+           "suggest"]

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.cli.args import Subparsers, add_out, add_seed, add_set, number
+from simulator.cli.args import Subparsers, add_max_memory, add_out, add_seed, add_set, number
 from simulator.config import ConfigError, VmConfig, parse_size
 from simulator.params import bounds, keys_of
 
@@ -49,12 +49,14 @@ def register(sub: Subparsers) -> None:
     add_out(p)
     p.add_argument("--no-out", action="store_true", help="do not write a run folder")
     add_seed(p)
+    add_max_memory(p, "refuse the run if it needs more (default: available memory)")
     p.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
     """Run the replica, print its lines, write the run folder; 1 if a check failed."""
     from simulator.output.paths import folder_under, probe
+    from simulator.resources import check_estimate, selftest_estimate
     from simulator.selftest.driver import AccessTracking, SelftestParams, selftest_scenario
     from simulator.selftest.output import write_selftest_run
 
@@ -66,6 +68,8 @@ def command(args: argparse.Namespace) -> int:
                             warn_only=args.warn > 0, mode=args.mode, benchmark=args.benchmark)
     params.check()
     sc = selftest_scenario(params, args.backend, args.set, args.seed)
+    check_estimate(selftest_estimate(sc, params.mode == "page_idle"),
+                   f"selftest -v {params.vcpus} -b {args.bytes}", args.max_memory)
     if not args.no_out:
         probe(folder_under(Path(args.out), sc.name))
     result = AccessTracking(sc, params, emit=lambda line: print(line, flush=True)).run()

@@ -63,15 +63,16 @@ def _print_runs(sweep: Sweep) -> None:
 
 def command(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (every command) does not load the model.
-    from simulator.resources import check_parallel
+    from simulator.resources import check_parallel, sweep_driver_bytes
     from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep, shadowed
 
     sweep = load_sweep(args.scenario, [*args.set, *invariant_overrides(args.check_invariants)])
     for key in shadowed(sweep, args.set):
         print(f"mglru-sim: warning: --set {key}: the key is swept; its [sweep] values "
               "replace this one", file=sys.stderr)
-    if args.engine == "local":
-        check_parallel([p.scenario for p in sweep.points], args.max_memory, args.jobs)
+    if args.engine == "local":  # the driver and --jobs runs at once on this machine
+        check_parallel([p.scenario for p in sweep.points], args.max_memory, args.jobs,
+                       driver=sweep_driver_bytes(len(sweep.points)))
     if args.dry_run:
         _print_runs(sweep)
         return 0

@@ -15,7 +15,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.cli.args import Subparsers, number
+from simulator.cli.args import Subparsers, add_max_memory, number
 from simulator.traces.options import TraceOptions
 
 if TYPE_CHECKING:
@@ -33,11 +33,13 @@ def register(sub: Subparsers) -> None:
     info.add_argument("file", metavar="FILE")
     info.add_argument("--reuse", action="store_true",
                       help="also the exact LRU miss ratio at 1%%..80%% of the footprint")
+    add_max_memory(info, "refuse a pass that needs more (default: available memory)")
     add_options(info)
     info.set_defaults(func=command_info)
     conv = cmds.add_parser("convert", help="rewrite a trace as .npy or .csv (atomically)")
     conv.add_argument("input", metavar="IN")
     conv.add_argument("output", metavar="OUT", help="output file, ending in .npy or .csv")
+    add_max_memory(conv, "refuse a conversion that needs more (default: available memory)")
     add_options(conv)
     conv.set_defaults(func=command_convert)
 
@@ -104,13 +106,31 @@ def format_reuse(r: Reuse) -> str:
     return "\n".join(out)
 
 
+def _check_memory(reader: object, chunk: int, max_memory: int | None, info: bool) -> None:
+    """Refuse, before reading a record, a trace pass that would not fit: chunks of ``chunk``
+    records of every column of the file, and (info) the page map of its distinct pages."""
+    from simulator.resources import (
+        check_estimate,
+        text_fields,
+        trace_estimate,
+        trace_records_bound,
+    )
+
+    records = trace_records_bound(reader)
+    check_estimate(trace_estimate(min(chunk, records), text_fields(reader),
+                                  records if info else 0),
+                   f"reading {getattr(reader, 'path', 'the trace')}", max_memory)
+
+
 def command_info(args: argparse.Namespace) -> int:
     """Print what one pass over the trace finds (a bad trace: TraceError, exit 2)."""
     from simulator.traces import open_trace, summarize
     from simulator.traces.reuse import reuse
 
     opts = from_args(args, args.file)
-    s = summarize(open_trace(args.file, opts), "first_touch", opts.chunk)
+    reader = open_trace(args.file, opts)
+    _check_memory(reader, opts.chunk, args.max_memory, info=True)
+    s = summarize(reader, "first_touch", opts.chunk)
     print(format_info(s))
     if args.reuse:
         print(format_reuse(reuse(open_trace(args.file, opts), opts.chunk, s.distinct_pages)))
@@ -127,6 +147,7 @@ def command_convert(args: argparse.Namespace) -> int:
     check_output(output)
     opts = from_args(args, args.input)
     reader = open_trace(args.input, opts)
+    _check_memory(reader, opts.chunk, args.max_memory, info=False)
     probe_file(output)
     n = convert_trace(reader, output, opts.chunk)
     print(f"{args.output}: {n:,} records")

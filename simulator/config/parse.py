@@ -160,6 +160,12 @@ def resolve_kernel(sc: Scenario, source: str) -> Scenario:
         vms={n: dataclasses.replace(v, aging_lock=vm_lock(v)) for n, v in sc.vms.items()})
 
 
+def debugfs_walks(sc: Scenario) -> bool:
+    """Whether debugfs aging (``force_scan``) walks page tables: ``should_walk_mmu()``."""
+    hw_young = all(vm.hw_af for _, vm, _ in sc.all_vms())
+    return sc.mglru.walk_mmu and (hw_young or sc.kernel.force_scan_walks == "yes")
+
+
 def check_cross(sc: Scenario, source: str) -> None:
     """Rules that involve more than one key, and the name (a folder under ``--out``)."""
     problem = name_problem(sc.name)
@@ -172,6 +178,11 @@ def check_cross(sc: Scenario, source: str) -> None:
     if sc.mglru.aging != "reclaim" and sc.host.policy != "mglru":
         raise ConfigError(source, "mglru.aging",
                           f"debugfs aging needs host.policy = mglru, not {sc.host.policy!r}")
+    if sc.mglru.aging == "back_to_back" and not debugfs_walks(sc):
+        raise ConfigError(source, "mglru.aging",
+                          "back_to_back aging needs a page-table walk (mglru.walk_mmu = true, "
+                          "and a hardware A bit or kernel.force_scan_walks = yes): a pass "
+                          "that walks nothing takes no simulated time, so the run never ends")
     if sc.host.wmark_high < sc.host.wmark_low:
         raise ConfigError(source, "host.wmark_high", "must be >= host.wmark_low")
     if not sc.all_vms() and sc.task.memory == 0:
@@ -284,5 +295,5 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
     return scenario_from_dict(doc, str(path))
 
 
-__all__ = ["build", "check_cross", "coerce", "describe_scenarios", "load_scenario", "read_toml",
-           "scenario_from_dict"]
+__all__ = ["build", "check_cross", "coerce", "debugfs_walks", "describe_scenarios",
+           "load_scenario", "read_toml", "scenario_from_dict"]

@@ -7,7 +7,8 @@ the disk filled up while writing (the location was fine, the machine ran out of 
 atomic writers (:mod:`.atomic`) raise it themselves, after removing their temporary files, so a
 command that writes through them leaves nothing half-written behind.
 
-A leaf module: it imports nothing of the simulator.
+It imports nothing of the simulator but the leaf :mod:`simulator.params` (how an error line is
+made one line).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import contextlib
 import errno
 import os
 from collections.abc import Iterator
+
+from simulator.params import one_line
 
 FULL_DISK = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 """Errors of a write that ran out of room (disk, quota, file size limit): exit code 1."""
@@ -56,7 +59,7 @@ def output_error(path: str | os.PathLike[str], e: OSError) -> OutputError:
 
 def printable(path: str | os.PathLike[str]) -> str:
     """A path as text for one error line: control characters (a NUL, a newline) escaped."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in os.fspath(path))
+    return one_line(os.fspath(path), limit=4096)
 
 
 def check_path(path: str | os.PathLike[str]) -> None:

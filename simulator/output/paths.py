@@ -10,7 +10,7 @@ checks that the folder stays under ``OUT`` once resolved, and that nothing on th
 ``OUT`` is a symbolic link or a file (``OUT`` itself may be a link: users keep results on other
 disks). :func:`probe` tries the location before any work is done, leaving nothing behind.
 
-A leaf module: it imports nothing of the simulator but :mod:`.errors`.
+It imports nothing of the simulator but :mod:`.errors`.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ import pandas as pd
 
 from simulator.traces.base import (
     DEFAULT_CHUNK_RECORDS,
+    MAX_LINE_BYTES,
     PAGE_SHIFT,
     Chunk,
     TraceError,
@@ -78,11 +79,17 @@ class CsvReader:
         self.sep = sep
         try:
             with self.path.open(encoding="utf-8", newline="") as f:
-                first = f.readline().rstrip("\r\n")
+                first = f.readline(MAX_LINE_BYTES + 1)
+            if len(first) > MAX_LINE_BYTES:
+                raise TraceError(self.path, "a line longer than 1 MiB: not a csv trace",
+                                 line=1)
+            first = first.rstrip("\r\n")
         except UnicodeDecodeError:
             raise TraceError(self.path, "not a text file (is --format right?)",
                              line=1) from None
         fields = first.split(sep)
+        self.fields = len(fields)
+        """Fields of the first line: every line must have as many (at most)."""
         specs = {role: getattr(opts, role).strip() for role in _ROLES}
         named = any(v and not v.isdigit() for v in specs.values())
         page_spec = specs["column"]
