@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean calibrate
+.PHONY: run test lint clean calibrate check-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Every command of README's command table, run from a temporary directory outside the
+# repository (part of `make test` too).
+check-readme: $(STAMP)
+	$(BIN)/python -m pytest tests/test_readme_commands.py
 
 # Fit the x86 TDP MMU costs to the published access_tracking_perf_test runs and write
 # results/baselines/calibration.csv and the plot (docs/calibration.md; ~10 min on 2 cores).

@@ -33,6 +33,10 @@ class Work:
     or any clearing call with the ``tlb_flush_on_age`` what-if)."""
     unmap_flushes: int = 0
     """Remote TLB flushes after unmapping a present SPTE (``invalidate_range_start``)."""
+    speculative_young: int = 0
+    """Idle SPTEs a harvest found young from speculation (``vm.speculative_young``)."""
+    cmpxchg_failed: int = 0
+    """Lockless A/D-off agings whose cmpxchg lost and left the SPTE young (``vm.cmpxchg_fail``)."""
 
     def add(self, other: Work) -> None:
         """Accumulate another record into this one."""

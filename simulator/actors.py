@@ -28,25 +28,31 @@ import simpy
 from simulator.config import PAGE_SIZE
 from simulator.host import TASK_MM, HostCore
 from simulator.mm import reclaim
+from simulator.mm.folio import HPAGE_PMD_NR
 from simulator.policies import MglruPolicy, Touch
 from simulator.policies.base import BoolArray, IntArray
 from simulator.rundata import RunData
+from simulator.stretch import run_stretches, task_kernel
 from workloads import Workload
 
 NS_PER_MS = 1_000_000
 
 
 class TaskPath:
-    """The host task's touches: primary PTEs only (no TLB, no secondary MMU)."""
+    """The host task's touches: primary PTEs only (no TLB, no secondary MMU). With
+    ``host_side`` the same for the host's own touches of a guest's memory (vhost, the VMM:
+    they set the primary A bit and leave the SPTE alone)."""
 
-    def __init__(self, host: HostCore) -> None:
+    def __init__(self, host: HostCore, host_side: bool = False) -> None:
         self.pt = host.pt
+        self.host_side = host_side
 
     def touch(self, pages: IntArray, writes: BoolArray) -> Touch:
         pt = self.pt
         present = pt.present[pages]
-        pt.young[pages[present]] = True
-        pt.dirty[pages[present & writes]] = True
+        heads = pt.folios.heads(pages)  # a THP's A and D bits are its PMD's
+        pt.young[heads[present]] = True
+        pt.dirty[heads[present & writes]] = True
         missing = np.unique(pages[~present])
         wrote = np.isin(missing, pages[~present & writes])
         return Touch(accesses=len(pages), fault_pages=missing, fault_writes=wrote)
@@ -59,26 +65,73 @@ class TaskPath:
 
 
 def host_task(host: HostCore, workload: Workload) -> Generator[simpy.Event, Any, None]:
-    """Quanta of the host task's touches, forever."""
-    sc, costs, c = host.sc, host.sc.costs, host.counters
-    region = host.region(TASK_MM)
-    swap_in = costs.swap_in_ns(sc.host.swap)
-    quantum = sc.task.quantum_accesses
+    """Quanta of the host task's touches, forever: in compiled stretches where they apply
+    (``simulator.stretch``), one SimPy step each otherwise."""
     path = TaskPath(host)
+
+    def one() -> Generator[simpy.Event, Any, None]:
+        return task_quantum(host, workload, path)
+
+    kernel = task_kernel(host)
+    if kernel is not None:
+        yield from run_stretches(host, kernel, workload, host.region(TASK_MM).start, one)
     while True:
-        rel, writes = workload.next_batch(0, quantum)
-        pages = rel + region.start
-        out = host.policy.run_accesses(path, pages, writes)
-        c.host_task_accesses += out.accesses
+        yield from one()
+
+
+def task_quantum(host: HostCore, workload: Workload,
+                 path: TaskPath) -> Generator[simpy.Event, Any, None]:
+    """One quantum of the host task: its touches, their time, then the charge."""
+    sc, costs, c = host.sc, host.sc.costs, host.counters
+    rel, writes = workload.next_batch(0, sc.task.quantum_accesses)
+    pages = rel + host.region(TASK_MM).start
+    out = host.policy.run_accesses(path, pages, writes)
+    c.host_task_accesses += out.accesses
+    c.faults_first_touch += out.first_touch
+    c.faults_thp += out.thp_faults
+    c.refaults += out.swap_in
+    c.refaults_recent += out.refault_recent
+    duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
+        + out.faults * costs.fault_first_touch_ns + out.swap_in * costs.swap_in_ns(sc.host.swap) \
+        + out.thp_faults * (HPAGE_PMD_NR - 1) * costs.thp_fault_page_ns
+    yield host.env.timeout(max(1, round(duration)))
+    reclaim_ns, stall, calls = yield from host.charge(host.actor_ids["task"])
+    c.task_direct_reclaim_ns += reclaim_ns + stall
+    c.direct_reclaims += calls
+
+
+HOST_SIDE_PERIOD_NS = NS_PER_MS
+"""How often the host-side actor of a VM applies its touches (``vm.host_accesses``)."""
+
+
+def host_side(host: HostCore, vm: str, rate: float,
+              footprint: int) -> Generator[simpy.Event, Any, None]:
+    """The host's own touches of a VM's memory (``vm.host_accesses`` per second on
+    ``vm.host_access_footprint`` bytes of it): vhost workers and the VMM copying virtqueue
+    rings and buffers (``copy_{from,to}_user`` on hvas), KVM's ``kvm_read_guest`` of PV pages.
+    They set only the primary A bit, fault missing pages in through the host (charging the
+    memcg, reclaiming directly when over the limit) and count in the truth as
+    accesses that are not the guest's. The footprint is a seeded random set of the VM's pages
+    (clamped to its memory); each period touches a Poisson number of them, uniformly."""
+    region = host.region(vm)
+    rng = host.streams.generator(f"host_side.{vm}")
+    pages = region.start + rng.choice(region.pages, min(footprint // PAGE_SIZE, region.pages),
+                                      replace=False)
+    path = TaskPath(host, host_side=True)
+    mean = rate * HOST_SIDE_PERIOD_NS / 1e9
+    while True:
+        yield host.env.timeout(HOST_SIDE_PERIOD_NS)
+        n = int(rng.poisson(mean))
+        if n == 0:
+            continue
+        touched = np.asarray(pages[rng.integers(0, len(pages), n)], dtype=np.int64)
+        out = host.policy.run_accesses(path, touched, np.zeros(n, dtype=bool))
+        c = host.counters
+        c.host_side_accesses += out.accesses
         c.faults_first_touch += out.first_touch
+        c.faults_thp += out.thp_faults
         c.refaults += out.swap_in
-        c.refaults_recent += out.refault_recent
-        duration = len(pages) * (sc.task.workload.think_ns + costs.access_ns) \
-            + out.faults * costs.fault_first_touch_ns + out.swap_in * swap_in
-        yield host.env.timeout(max(1, round(duration)))
-        reclaim_ns, stall, calls = yield from host.charge(host.actor_ids["task"])
-        c.task_direct_reclaim_ns += reclaim_ns + stall
-        c.direct_reclaims += calls
+        yield from host.charge(host.actor_ids["host_side"])
 
 
 def kswapd(host: HostCore) -> Generator[simpy.Event, Any, None]:
@@ -164,5 +217,5 @@ def sample(host: HostCore, data: RunData) -> None:
     data.timeseries.append(row)
 
 
-__all__ = ["TaskPath", "ager", "host_task", "kswapd", "proactive", "sample", "sampler",
-           "snapshot"]
+__all__ = ["HOST_SIDE_PERIOD_NS", "TaskPath", "ager", "host_side", "host_task", "kswapd",
+           "proactive", "sample", "sampler", "snapshot"]

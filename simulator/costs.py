@@ -86,6 +86,17 @@ class CostConfig:
         "column grows by ~73 ms per added vCPU; Matlack credits 'less time spent acquiring "
         "the mmu lock in read mode' for his 10x (his row alone gives 177 ns, the v4 column "
         "alone 291 ns: two machines)")
+    thp_fault_page_ns: float = _c(
+        345.0, "[derived] a THP first-touch fault zeroes and maps 2 MiB (folio_zero_user): "
+        "demand-faulting 2 MiB pages runs at 11.82 GB/s (perf bench mem map, pg-sz=2MB; Ankur "
+        "Arora, '[PATCH v4 00/13] x86/mm: Add multi-page clearing', June 2025, AMD) = 177 us "
+        "per fault = 345 ns per 4 KiB page; charged for the 511 pages beyond the one "
+        "fault_first_touch_ns covers. Plausible 200-700 ns (20-6 GB/s)")
+    spte_fault_ns: float = _c(
+        2500.0, "[estimate] an EPT violation on a page the host already maps (another page of "
+        "a THP under 4 KiB SPTEs, a page only the host touched): VM exit, hva_to_pfn finding "
+        "the present PTE, SPTE install under mmu_lock; fault_first_touch_ns without the page "
+        "allocation, zeroing and memcg charge. Plausible 1500-3730 ns")
     fault_access_track_ns: float = _c(
         1084.8, "[derived] fitted by scripts/calibrate.py to the 2021 A/D-disabled baseline "
         "(patch-series §5.10): x86 access-tracking fault restored by the lockless "

@@ -14,7 +14,8 @@ task and the kswapd/proactive/debugfs actors (``simulator.actors``), and the rep
   ``try_to_free_mem_cgroup_pages``), on its own simulated time; kswapd runs only for the
   node's watermarks (``host.node_memory``);
 - the actor numbers every ``mmu_lock`` model shares: each vCPU of each VM, then the host
-  task, kswapd, the proactive agent (memory.reclaim) and debugfs aging.
+  task, kswapd, the proactive agent (memory.reclaim), debugfs aging and the host-side
+  touches of guest memory (``vm.host_accesses``; one actor for every VM's).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ to stop the run after one pass of a trace (``simulator.mrccmd``)."""
 TASK_MM = "task"
 """The host task's mm name (VMs are named ``vm0`` and after their ``[vms.NAME]`` table)."""
 
-HOST_ACTORS = ("task", "kswapd", "proactive", "debugfs")
+HOST_ACTORS = ("task", "kswapd", "proactive", "debugfs", "host_side")
 """Host-side actors that may take a VM's ``mmu_lock``, numbered after every vCPU."""
 
 
@@ -90,9 +91,12 @@ class HostCore:
             (name, vm.memory // PAGE_SIZE, True) for name, vm, _ in vms]
         if sc.task_pages:
             sizes.append((TASK_MM, sc.task_pages, False))
-        self.pt = PageTables(layout(sizes))
+        thp = frozenset([name for name, vm, _ in vms if vm.thp == "always"]
+                        + ([TASK_MM] if sc.task.thp == "always" else []))
+        self.pt = PageTables(layout(sizes, thp))
         self.mm_ids = {r.name: r.mm_id for r in self.pt.regions}
-        self.truth = GroundTruth(self.pt.nr_pages)
+        self.truth = GroundTruth(self.pt.nr_pages, self.pt.folios,
+                                 guest_view=any(vm.host_accesses > 0 for _, vm, _ in vms))
         self.counters = Counters()
         self.notifiers: dict[int, SecondaryMmu | None] = {r.mm_id: None for r in self.pt.regions}
         """The mmu_notifier subscription of each mm (a VM's notifier design, or None)."""

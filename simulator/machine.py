@@ -11,7 +11,7 @@ models the kernel: that is the job of the modules it wires.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
@@ -28,6 +28,8 @@ from simulator.vm import Vm
 from workloads import Workload, make_workload
 
 NS_PER_MS = actors.NS_PER_MS
+PROGRESS_STEPS = 200
+"""With a progress callback, the event loop runs in this many slices of simulated time."""
 
 
 class Machine:
@@ -72,13 +74,21 @@ class Machine:
                                             self.host.actor_ids["debugfs"]))
 
     # --- run ----------------------------------------------------------------------------------
-    def run(self) -> RunData:
-        """Run the scenario to ``sim.duration_ms`` and return the in-memory results."""
+    def run(self, progress: Callable[[int], None] | None = None) -> RunData:
+        """Run the scenario to ``sim.duration_ms`` and return the in-memory results.
+
+        ``progress``, if given, is called with the simulated time (ns) reached, a few hundred
+        times per run; it only observes (see :meth:`_run_until`).
+        """
         sc, env, host = self.sc, self.env, self.host
         for vm in self.vms:
             vm.start()
         if self.task_workload is not None:
             env.process(actors.host_task(host, self.task_workload))
+        for name, cfg, _ in sc.all_vms():
+            if cfg.host_accesses > 0:
+                env.process(actors.host_side(host, name, cfg.host_accesses,
+                                             cfg.host_access_footprint))
         if host.node is not None and not self.policy.evicts_inline:
             env.process(actors.kswapd(host))
         if sc.host.proactive_reclaim and not self.policy.evicts_inline:
@@ -86,8 +96,32 @@ class Machine:
         if isinstance(self.policy, MglruPolicy) and sc.mglru.aging != "reclaim":
             env.process(actors.ager(host, self.policy))
         env.process(actors.sampler(host, self.data))
-        env.run(until=round(sc.sim.duration_ms * NS_PER_MS))
+        self._run_until(round(sc.sim.duration_ms * NS_PER_MS), progress)
         return self.finish()
+
+    def _run_until(self, end: int, progress: Callable[[int], None] | None) -> None:
+        """``env.run(until=end)``, in slices when someone watches the progress.
+
+        Slicing does not change the order of events: each ``run(until=t)`` stops at an URGENT
+        event scheduled before any event of time ``t`` that is not yet in the queue, and the
+        next slice resumes with the same queue, so every other event is processed in the same
+        (time, priority, insertion) order as in one call. An early stop (the ``mrc`` replay's
+        StopSimulation) leaves ``env.now`` short of the slice's end and ends the loop.
+        """
+        env = self.env
+        if progress is None:
+            env.run(until=end)
+            return
+        step = max(1, end // PROGRESS_STEPS)
+        target = env.now
+        while target < end:
+            target = min(end, target + step)
+            if target <= env.now:
+                continue
+            env.run(until=target)
+            progress(int(env.now))
+            if env.now < target:  # stopped early
+                return
 
     def finish(self) -> RunData:
         """Close the run at the current simulated time: the last sample and debugfs snapshot,

@@ -91,8 +91,18 @@ class Counters:
 
     accesses: int = 0
     host_task_accesses: int = 0
+    host_side_accesses: int = 0
+    """The host's touches of guest memory (``vm.host_accesses``: vhost, the VMM)."""
     tlb_misses: int = 0
     faults_first_touch: int = 0
+    faults_thp: int = 0
+    """First-touch faults that mapped a 2 MiB THP (counted in ``faults_first_touch`` too)."""
+    faults_spte: int = 0
+    """vCPU faults KVM served without a host fault (the host already mapped the page)."""
+    evictions_thp: int = 0
+    """THPs swapped out whole (each also counts its 512 pages in ``evictions``)."""
+    thp_pmd_batches: int = 0
+    """PMD-lock batches of THP PMDs in the aging walk (``walk_pmd_range_locked``)."""
     faults_access_track: int = 0
     refaults: int = 0
     refaults_recent: int = 0
@@ -147,10 +157,13 @@ def ratios(c: Confusion) -> tuple[float | None, float | None, float | None]:
 
 
 def confusion_columns(prefix: str, c: Confusion) -> dict[str, Any]:
+    """The counts (folios), precision, recall and F1 of one tally, then the counts in pages."""
     p, r, f1 = ratios(c)
     return {f"{prefix}_tp": c.tp, f"{prefix}_fp": c.fp, f"{prefix}_fn": c.fn,
             f"{prefix}_tn": c.tn, f"{prefix}_precision": p, f"{prefix}_recall": r,
-            f"{prefix}_f1": f1}
+            f"{prefix}_f1": f1, f"{prefix}_tp_pages": c.tp_pages,
+            f"{prefix}_fp_pages": c.fp_pages, f"{prefix}_fn_pages": c.fn_pages,
+            f"{prefix}_tn_pages": c.tn_pages}
 
 
 def work_columns(prefix: str, w: Work) -> dict[str, Any]:

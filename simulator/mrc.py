@@ -18,19 +18,24 @@ event (:class:`simpy.core.StopSimulation`, the mechanism ``env.run(until=...)`` 
 first reports the ratio over what it replayed, with a warning.
 
 The sizes run in parallel (a process pool). :func:`write_mrc` writes ``mrc.csv``
-(``cache_pages, lru_miss_ratio, mglru_miss_ratio``) and ``mrc.png`` / ``mrc.svg``
-(:func:`simulator.plots.mrc_figure`), each atomically. With ``host.policy = "lru"`` the
-simulated column is the machine's exact LRU, a self-check that must equal the Mattson column.
+(``cache_pages, lru_miss_ratio, mglru_miss_ratio``), ``mrc_lru.csv`` (the whole exact-LRU
+curve from the same Mattson pass: every size where it steps, or 2,000 sizes on a log scale),
+``mrc.json`` (the trace's name, records and distinct pages) and ``mrc.png`` / ``mrc.svg``
+(:func:`simulator.plots.mrc_figure`: the curve, with MGLRU's points on it), each atomically.
+With ``host.policy = "lru"`` the simulated column is the machine's exact LRU, a self-check that
+must equal the Mattson column.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,10 +48,17 @@ from simulator.config import (
     apply_overrides,
     scenario_from_dict,
 )
+from simulator.progress import bar as progress_bar
 from simulator.workers import worker_pool
+
+if TYPE_CHECKING:
+    from simulator.mattson import MissRatioCurve
 
 MRC_COLUMNS = ("cache_pages", "lru_miss_ratio", "mglru_miss_ratio")
 """The columns of ``mrc.csv``, in order."""
+
+CURVE_POINTS = 2000
+"""At most this many sizes in ``mrc_lru.csv`` (every step of the curve when it has fewer)."""
 
 SAFETY_DURATION_MS = 3.6e6
 """``sim.duration_ms`` of a replay unless overridden: the longest a scenario allows."""
@@ -146,6 +158,11 @@ class OnePass:
         self.inner, self.left, self.env = inner, records, env
         self.pages: int = inner.pages
 
+    def prefetchable(self, stream: int) -> int:
+        """Touches that may be generated ahead: all but the last (taking it stops the run,
+        which must happen at the simulated time of its own quantum)."""
+        return max(self.left - 1, 0)
+
     def next_batch(self, stream: int, n: int) -> tuple[npt.NDArray[np.int64],
                                                         npt.NDArray[np.bool_]]:
         from simpy.core import StopSimulation
@@ -218,14 +235,34 @@ def read_trace(trace: Path, trace_format: str, overrides: list[str], sizes: str,
     return TracePass(doc, summary.records, summary.distinct_pages, cache_sizes, pages)
 
 
-def lru_miss_ratios(pages: npt.NDArray[np.uint64],
-                    sizes: list[int]) -> tuple[npt.NDArray[np.float64], float]:
-    """Exact LRU's miss ratio at each size (one Mattson pass), and the seconds it took."""
+def lru_curve(pages: npt.NDArray[np.uint64]) -> tuple[MissRatioCurve, float]:
+    """Exact LRU at every cache size (one Mattson pass), and the seconds it took."""
     from simulator.mattson import miss_ratio_curve
 
     t0 = time.perf_counter()
-    ratios = miss_ratio_curve(pages).miss_ratio(sizes)
-    return ratios, time.perf_counter() - t0
+    curve = miss_ratio_curve(pages)
+    return curve, time.perf_counter() - t0
+
+
+def lru_miss_ratios(pages: npt.NDArray[np.uint64],
+                    sizes: list[int]) -> tuple[npt.NDArray[np.float64], float]:
+    """Exact LRU's miss ratio at each size (one Mattson pass), and the seconds it took."""
+    curve, seconds = lru_curve(pages)
+    return curve.miss_ratio(sizes), seconds
+
+
+def curve_frame(curve: MissRatioCurve, max_points: int = CURVE_POINTS) -> pd.DataFrame:
+    """``mrc_lru.csv``: exact LRU's miss ratio from 1 page to every distinct page, at each
+    size where it steps (every distinct stack distance), or at ``max_points`` sizes spread
+    evenly on a log scale when there are more."""
+    top = max(1, curve.distinct_pages)
+    steps = np.unique(np.concatenate([[1, top], curve.sorted_distances]))
+    if len(steps) > max_points:
+        steps = np.unique(np.concatenate([
+            np.rint(np.geomspace(1, top, max_points)).astype(np.int64), [top]]))
+    steps = steps[(steps >= 1) & (steps <= top)]
+    return pd.DataFrame({"cache_pages": steps.astype(np.int64),
+                         "lru_miss_ratio": curve.miss_ratio(steps)})
 
 
 def mglru_replays(tp: TracePass, jobs: int, overrides: Sequence[str] = (),
@@ -247,13 +284,19 @@ def mglru_replays(tp: TracePass, jobs: int, overrides: Sequence[str] = (),
             warnings.append(f"no MGLRU replay at {size} pages: {e}")
     check_parallel(list(scenarios.values()), max_memory, jobs, driver=tp.pages.nbytes)
     out: dict[int, Replay] = {}
-    if jobs == 1 or len(scenarios) <= 1:
-        out = {size: replay_once(sc, tp.records) for size, sc in scenarios.items()}
-    else:
-        with worker_pool(min(jobs, len(scenarios))) as pool:
-            futures = {size: pool.submit(replay_once, sc, tp.records)
-                       for size, sc in scenarios.items()}
-            out = {size: f.result() for size, f in futures.items()}
+    with progress_bar(len(scenarios), "MGLRU replays", "size") as bar:
+        if jobs == 1 or len(scenarios) <= 1:
+            for size, sc in scenarios.items():
+                out[size] = replay_once(sc, tp.records)
+                bar.update(1)
+        else:
+            with worker_pool(min(jobs, len(scenarios))) as pool:
+                futures = {pool.submit(replay_once, sc, tp.records): size
+                           for size, sc in scenarios.items()}
+                for f in as_completed(futures):
+                    out[futures[f]] = f.result()
+                    bar.update(1)
+            out = {size: out[size] for size in scenarios}  # size order, as before
     warnings += [f"the replay at {size} pages stopped after {r.accesses:,} of "
                  f"{tp.records:,} records (sim.duration_ms)"
                  for size, r in out.items() if r.accesses < tp.records]
@@ -271,18 +314,28 @@ def mrc_frame(sizes: list[int], lru: npt.NDArray[np.float64],
     }, columns=list(MRC_COLUMNS))
 
 
-def write_mrc(frame: pd.DataFrame, out: Path) -> list[Path]:
-    """``mrc.csv`` and the figure (PNG and SVG) under ``out``, each atomically."""
+def write_mrc(frame: pd.DataFrame, out: Path, curve: pd.DataFrame | None = None,
+              about: dict[str, Any] | None = None) -> list[Path]:
+    """``mrc.csv``, the whole exact-LRU curve ``mrc_lru.csv`` and what the trace is
+    (``mrc.json``: name, records, distinct pages) when given, and the figure (PNG and SVG)
+    under ``out``, each atomically."""
     from simulator.output import atomic_write
     from simulator.plots import mrc_figure
     from simulator.plots.style import save
 
-    csv_path = atomic_write(out / "mrc.csv", frame.to_csv(index=False, float_format="%.6f",
-                                                          lineterminator="\n"))
-    figures = save(mrc_figure(frame), out, "mrc")
-    return [csv_path, figures["png"], figures["svg"]]
+    def csv(table: pd.DataFrame) -> str:
+        return table.to_csv(index=False, float_format="%.6f", lineterminator="\n")
+
+    written = [atomic_write(out / "mrc.csv", csv(frame))]
+    if curve is not None:
+        written.append(atomic_write(out / "mrc_lru.csv", csv(curve)))
+    if about is not None:
+        written.append(atomic_write(out / "mrc.json", json.dumps(about, indent=2) + "\n"))
+    figures = save(mrc_figure(frame, curve, about), out, "mrc")
+    return [*written, figures["png"], figures["svg"]]
 
 
-__all__ = ["MAX_CACHE_PAGES", "MAX_SIZES", "MRC_COLUMNS", "OnePass", "Replay", "TracePass",
-           "base_document", "lru_miss_ratios", "mglru_replays", "mrc_frame", "parse_sizes",
-           "read_trace", "replay_once", "size_values", "sized_scenario", "write_mrc"]
+__all__ = ["CURVE_POINTS", "MAX_CACHE_PAGES", "MAX_SIZES", "MRC_COLUMNS", "OnePass", "Replay",
+           "TracePass", "base_document", "curve_frame", "lru_curve", "lru_miss_ratios",
+           "mglru_replays", "mrc_frame", "parse_sizes", "read_trace", "replay_once",
+           "size_values", "sized_scenario", "write_mrc"]

@@ -27,12 +27,17 @@ from simulator.output import atomic_write
 from simulator.plots import (
     NamedFigure,
     Results,
+    ResultsError,
     SavedRun,
     load_results,
     results_figures,
+    results_specs,
     save_figures,
 )
+from simulator.plots.factors import REPLICATE_KEYS, factors_of, prepare
 from simulator.plots.style import render
+from simulator.progress import bar as progress_bar
+from simulator.report_header import notable_runs, run_lines, run_values, sweep_lines
 
 REPORT_FILE = "report.html"
 FIGURE_DIR = "figures"
@@ -70,6 +75,9 @@ class Report:
     """(heading, effective config.toml text), one per run."""
     lru_gen: str = ""
     """The last debugfs lru_gen snapshot of a single run, empty for several runs."""
+    facts: list[str] = field(default_factory=list)
+    """Lines under the title: what was simulated (from the effective configuration), what was
+    swept (values as written), and the runs that failed or made no aging pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,17 +140,26 @@ def _passes_table(passes: pd.DataFrame) -> Table | None:
 
 
 def _runs_tables(results: Results) -> list[Table]:
-    table = results.table
-    cols = ["run_id", *results.varied, *(c for c in KEY_METRICS if c in table.columns)]
-    tables = [Table("Runs", table[list(dict.fromkeys(cols))].reset_index(drop=True),
-                    "One row per run; the configuration columns that vary come first.")]
-    keys = [k for k in ("backend", "notifier") if k in table.columns]
+    table = prepare(results.table)
+    factors = factors_of(table)
+    keys = [k for f in factors for k in f.keys]
     metrics = [c for c in KEY_METRICS if c in table.columns]
-    if keys and metrics:
-        numeric = table[metrics].apply(pd.to_numeric, errors="coerce")
-        means = numeric.groupby([table[k] for k in keys]).mean().reset_index()
-        tables.append(Table("Mean by backend and notifier", means,
-                            "Averaged over every other varied key and seed."))
+    status = [c for c in ("status",) if c in table.columns]
+    cols = ["run_id", *keys, *status, *metrics]
+    tables = [Table("Runs", table[list(dict.fromkeys(cols))].reset_index(drop=True),
+                    "One row per run; the swept keys come first, with their values as "
+                    "written in the sweep.")]
+    seeds = [k for f in factors if set(f.keys) <= REPLICATE_KEYS for k in f.keys]
+    by = [k for k in keys if k not in seeds]
+    if seeds and by and metrics:
+        ok = table[table["status"].astype(str) == "ok"] if status else table
+        numeric = ok[metrics].apply(pd.to_numeric, errors="coerce")
+        grouped = numeric.groupby([ok[k] for k in by], sort=False)
+        means = grouped.mean().reset_index()
+        means.insert(len(by), "seeds", grouped.size().to_numpy())
+        tables.append(Table("Mean over seeds, per configuration", means,
+                            "Every other swept key stays apart: only seeds (replicates) are "
+                            "averaged."))
     return tables
 
 
@@ -170,12 +187,11 @@ def _description(config_toml: str) -> str:
         return ""
 
 
-def _run_heading(run: SavedRun, results: Results) -> str:
+def _run_heading(run: SavedRun, results: Results, values: Mapping[str, str]) -> str:
     where = str(run.folder.relative_to(results.root))
-    values = ", ".join(f"{k}={format_value(run.summary.get(k))}" for k in results.varied
-                       if k in run.summary)
+    shown = values.get(run.run_id, "")
     return run.run_id + (f" ({where})" if where != run.run_id else "") + (
-        f": {values}" if values else "")
+        f": {shown}" if shown else "")
 
 
 def build_report(results: Results, figures: list[NamedFigure] | None = None) -> Report:
@@ -188,15 +204,18 @@ def build_report(results: Results, figures: list[NamedFigure] | None = None) -> 
         tables = [t for t in (_summary_table(run.summary), _accuracy_table(run.summary),
                               _passes_table(run.passes)) if t is not None]
         configs = [("config.toml", run.config_toml)]
-        description, lru_gen = _description(run.config_toml), _last_snapshot(run.lru_gen)
+        description, lru_gen = "", _last_snapshot(run.lru_gen)
+        facts = run_lines(run) or [_description(run.config_toml)]
     else:
         title = f"mglru-sim report: {results.root.name} ({len(results.table)} runs)"
-        tables = _runs_tables(results)
-        configs = [(_run_heading(r, results), r.config_toml) for r in results.runs]
-        description = (_description(results.runs[0].config_toml) if results.runs else "")
-        lru_gen = ""
+        tables = _runs_tables(results) if len(results.table) else []
+        values = run_values(results)
+        configs = [(_run_heading(r, results, values), r.config_toml) for r in results.runs]
+        description, lru_gen = "", ""
+        facts = [*sweep_lines(results), *notable_runs(results)] if len(results.table) else []
     tables += _reference_tables(results)
-    return Report(title, results.root, description, figures, tables, configs, lru_gen)
+    return Report(title, results.root, description, figures, tables, configs, lru_gen,
+                  [f for f in facts if f])
 
 
 CSS = """
@@ -257,6 +276,8 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
         f"<title>{esc(report.title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{esc(report.title)}</h1>",
         f"<p>{esc(report.description)}</p>" if report.description else "",
+        "<ul class='facts'>" + "".join(f"<li>{esc(f)}</li>" for f in report.facts) + "</ul>"
+        if report.facts else "",
         f'<p class="note">Results: <code>{esc(str(report.source))}</code>. '
         f"Generated by mglru-sim {esc(__version__)} from saved results.</p>",
         f"<nav><h2>Contents</h2><ol>{nav}<li><a href='#tables'>Tables</a></li>"
@@ -280,6 +301,13 @@ def render_html(report: Report, images: Mapping[str, bytes] | None = None) -> st
     return "\n".join(p for p in parts if p) + "\n"
 
 
+def _nothing_finished(results: Results) -> bool:
+    table = results.table
+    if results.mrc is not None or results.calibration is not None or not len(table):
+        return False
+    return "status" in table.columns and not (table["status"].astype(str) == "ok").any()
+
+
 def write_outputs(results_dir: Path, out_dir: Path | None = None,
                   shown_as: Path | None = None) -> ReportFiles:
     """Write ``figures/*.png``, ``figures/*.svg`` and ``report.html`` under ``out_dir``.
@@ -290,7 +318,16 @@ def write_outputs(results_dir: Path, out_dir: Path | None = None,
     """
     results = load_results(Path(results_dir))
     out = Path(results_dir) if out_dir is None else Path(out_dir)
-    report = build_report(results)
+    if _nothing_finished(results):
+        raise ResultsError(f"{results_dir}: no run finished (every run in sweep.csv failed; "
+                           "see sweep_errors.txt): nothing to plot")
+    specs = results_specs(results)
+    figures: list[NamedFigure] = []
+    with progress_bar(len(specs), "figures", "figure") as bar:
+        for spec in specs:
+            figures.append(spec.draw())
+            bar.update(1)
+    report = build_report(results, figures)
     if shown_as is not None:
         report = dataclasses.replace(report, source=shown_as)
     pngs = save_figures(report.figures, out / FIGURE_DIR)

@@ -21,18 +21,22 @@ from simulator.config import VmConfig, WorkloadConfig
 from simulator.host import HostCore, WorkloadHook
 from simulator.kvm.backends import KvmBackend, make_backend
 from simulator.kvm.backends.base import BoolArray, IntArray
+from simulator.kvm.false_young import FalseYoung
 from simulator.kvm.mmu_lock import FastLock, LockModel
 from simulator.kvm.mmu_lock_fine import FineLock
 from simulator.kvm.notifier import KvmAgingOps, NotifierDesign, make_design
-from simulator.kvm.tlb import Tlbs
+from simulator.kvm.tlb import make_tlbs
 from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
-from simulator.policies import Touch
+from simulator.mm.folio import HPAGE_PMD_NR
+from simulator.policies import AccessOutcome, Touch
 from workloads import Workload, make_workload
 
 
 class VcpuPath:
     """One vCPU's touches: its TLB and the VM's SPTEs (``kvm.vcpu.run_quantum``)."""
+
+    host_side = False
 
     def __init__(self, vm: Vm, vcpu: int) -> None:
         self.vm = vm
@@ -45,15 +49,26 @@ class VcpuPath:
         if len(q.access_fault_pages) and vm.backend.marks_accessed_on_fault:
             # arm64 handle_access_fault until 6.12: the host folio is marked accessed
             vm.host.policy.mark_accessed(q.access_fault_pages)
+        faults, writes_f = q.fault_pages, q.fault_writes
+        mapped = vm.host.pt.present[faults]
+        spte_only = 0
+        if mapped.any():
+            # the host maps them already: KVM installs an SPTE without a host fault
+            spte_only = int(np.count_nonzero(mapped))
+            self.install(faults[mapped], writes_f[mapped])
+            self.fill(faults[mapped])
+            faults, writes_f = faults[~mapped], writes_f[~mapped]
         return Touch(accesses=q.accesses, tlb_misses=q.tlb_misses,
-                     access_faults=q.access_faults, fault_pages=q.fault_pages,
-                     fault_writes=q.fault_writes)
+                     access_faults=q.access_faults, fault_pages=faults,
+                     fault_writes=writes_f, spte_faults=spte_only)
 
     def install(self, pages: IntArray, writes: BoolArray) -> None:
-        self.vm.backend.sptes.map(pages, writes)
+        self.vm.install_sptes(pages, writes)
 
     def fill(self, pages: IntArray) -> None:
-        self.vm.tlbs.fill(self.vcpu, pages)
+        sptes = self.vm.backend.sptes
+        # pages under one 2 MiB leaf share its TLB entry
+        self.vm.tlbs.fill(self.vcpu, np.unique(sptes.leaf(pages)) if sptes.nr_huge else pages)
 
 
 class Vm:
@@ -70,10 +85,14 @@ class Vm:
         self.base = self.region.start
         self.backend: KvmBackend = make_backend(cfg.backend, host.pt.nr_pages, cfg.aging_lock,
                                                 sc.costs, hw_af=cfg.hw_af, kernel=sc.kernel)
-        self.tlbs = Tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
-        ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=cfg.tlb_flush_on_age)
+        self.tlbs = make_tlbs(cfg.vcpus, cfg.tlb_entries, cfg.tlb_ways)
+        false_young = FalseYoung(self.backend, cfg.speculative_young, cfg.cmpxchg_fail,
+                                 host.streams.generator(f"false_young.{name}"))
+        ops = KvmAgingOps(self.backend, self.tlbs, tlb_flush_on_age=cfg.tlb_flush_on_age,
+                          false_young=false_young)
         self.design: NotifierDesign = make_design(sc.mglru.notifier, ops,
-                                                  sc.mglru.unreliable_fallback)
+                                                  sc.mglru.unreliable_fallback,
+                                                  sc.mglru.bitmap_variant)
         self.actor_base = host.vcpu_base[name]
         """vCPU ``v`` is actor ``actor_base + v`` of every ``mmu_lock`` model."""
         self.lock: LockModel = self._lock_model()
@@ -88,6 +107,18 @@ class Vm:
         self.fault_share_until = np.zeros(cfg.vcpus, dtype=np.int64)
         """When each vCPU's current step ends (its ``fault_share`` is stale after that)."""
         host.add_guest(self, self.design)
+
+    def install_sptes(self, pages: IntArray, writes: BoolArray) -> None:
+        """KVM maps faulted ``pages``: a 2 MiB leaf where the host maps the range with a PMD
+        and the backend maps 2 MiB (``maps_2m``), else a 4 KiB SPTE per page."""
+        sptes, folios = self.backend.sptes, self.host.pt.folios
+        if self.backend.maps_2m and folios.nr_huge:
+            huge = folios.huge[pages // HPAGE_PMD_NR]
+            if huge.any():
+                tables, first = np.unique(pages[huge] // HPAGE_PMD_NR, return_index=True)
+                sptes.map_huge(tables, np.logical_or.reduceat(writes[huge], first))
+                pages, writes = pages[~huge], writes[~huge]
+        sptes.map(pages, writes)
 
     def _lock_model(self) -> LockModel:
         actors = self.host.nr_actors  # every vCPU of every VM, and the host-side reclaimers
@@ -127,7 +158,7 @@ class Vm:
         running = out.accesses * think + out.tlb_misses * costs.tlb_miss_ns \
             + self.tlbs.take_ipi_debt(v)
         faulting = out.faults * fault_cost + out.swap_in * swap_in \
-            + out.access_faults * backend.access_fault_ns
+            + out.access_faults * backend.access_fault_ns + self._large_fault_ns(out)
         locks = out.lock_faults + (out.access_faults
                                    if backend.access_fault_lock == backend.fault_lock else 0)
         locked_faults = out.lock_faults + (out.access_faults
@@ -136,6 +167,7 @@ class Vm:
         faulting += locked_faults * contention
         self._count(accesses=out.accesses, tlb_misses=out.tlb_misses,
                     faults_first_touch=out.first_touch, faults_access_track=out.access_faults,
+                    faults_thp=out.thp_faults, faults_spte=out.spte_faults,
                     refaults=out.swap_in, refaults_recent=out.refault_recent,
                     vcpu_running_ns=running, vcpu_fault_ns=faulting,
                     fault_write_hold_ns=locks * hold if backend.fault_lock == "write"
@@ -154,19 +186,28 @@ class Vm:
         self._count(vcpu_direct_reclaim_ns=reclaim_ns, vcpu_stall_ns=stall,
                     direct_reclaims=calls)
         if not out.yardstick:
-            self._fault_latencies(fault_cost + contention, out.first_touch, out.swap_in,
-                                  swap_in, out.access_faults, backend.access_fault_ns, wait,
-                                  locks, reclaim_ns + stall)
+            base = fault_cost + contention
+            self._fault_latencies(
+                [(out.first_touch - out.thp_faults, base),
+                 (out.thp_faults, base + (HPAGE_PMD_NR - 1) * costs.thp_fault_page_ns),
+                 (out.spte_faults, costs.spte_fault_ns + contention),
+                 (out.swap_in, base + swap_in), (out.access_faults, backend.access_fault_ns)],
+                wait, locks, reclaim_ns + stall)
 
-    def _fault_latencies(self, fault_ns: float, first: int, swapins: int, swap_in_ns: float,
-                         access: int, access_ns: float, wait: float, locks: int,
+    def _large_fault_ns(self, out: AccessOutcome) -> float:
+        """What THP first touches cost beyond a 4 KiB fault (zeroing the other 511 pages), and
+        the faults KVM served for pages the host already mapped."""
+        costs = self.host.sc.costs
+        return (out.thp_faults * (HPAGE_PMD_NR - 1) * costs.thp_fault_page_ns
+                + out.spte_faults * costs.spte_fault_ns)
+
+    def _fault_latencies(self, groups: list[tuple[int, float]], wait: float, locks: int,
                          stall: float) -> None:
-        """Record each fault's latency: its service time, an equal share of the quantum's
-        mmu_lock wait (over the faults that took the lock) and, for the last fault of the
-        quantum, the direct reclaim its charge did (the vCPU cannot go on until the page is
-        charged)."""
-        lat = np.concatenate([np.full(first, fault_ns), np.full(swapins, fault_ns + swap_in_ns),
-                              np.full(access, access_ns)])
+        """Record each fault's latency (``groups``: how many faults took how long to serve,
+        the lock-taking kinds first), an equal share of the quantum's mmu_lock wait (over the
+        faults that took the lock) and, for the last fault of the quantum, the direct reclaim
+        its charge did (the vCPU cannot go on until the page is charged)."""
+        lat = np.concatenate([np.full(n, ns) for n, ns in groups])
         if len(lat) == 0:
             return
         if locks:

@@ -17,7 +17,7 @@ import pytest
 
 from simulator.config import PAGE_SIZE, scenario_from_dict
 from simulator.machine import Machine
-from simulator.mm.aging import WalkResult
+from simulator.mm.aging import WalkResult, drain
 from simulator.mm.lruvec import lru_gen_from_seq
 
 
@@ -44,13 +44,8 @@ def fault_in(m: Machine, pages: np.ndarray) -> None:
 
 
 def walk(m: Machine, force_scan: bool = False) -> WalkResult:
-    gen = m.mglru().aging.try_to_inc_max_seq(m.mglru().lruvec.max_seq, force_scan, lambda: 0)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result: WalkResult = stop.value
-            return result
+    return drain(m.mglru().aging.try_to_inc_max_seq(m.mglru().lruvec.max_seq, force_scan,
+                                                    lambda: 0))
 
 
 def test_walk_promotes_only_on_second_sighting() -> None:

@@ -173,13 +173,24 @@ def test_baseline_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_targets_are_met_or_not_and_na_without_a_value() -> None:
     res = BenchResults("perf", {
         "aging_1m_per_page": CaseResult("aging_1m_per_page", "", {},
-                                        {"pass_wall_ms_median": 120.0}),
-        "trace_x": CaseResult("trace_x", "", {}, {"lru_ratio_vs_peer": 0.6}),
+                                        {"pass_wall_ms_median": 12.0}),
+        "aging_1m_bitmap": CaseResult("aging_1m_bitmap", "", {},
+                                      {"pass_wall_ms_median": 9.5}),
+        "trace_x": CaseResult("trace_x", "", {}, {"lru_ratio_vs_peer": 1.2}),
+        "trace_zipf1m": CaseResult("trace_zipf1m", "", {}, {"lru_ratio_vs_peer": 0.9,
+                                                           "mglru_ratio_vs_peer": 1.5}),
+        "mrc_cloudphysics": CaseResult("mrc_cloudphysics", "", {"sizes": 20},
+                                       {"wall_time_s": 9.0}),
     })
     got = {t.name: t.met for t in targets(res)}
     assert got == {"aging pass over 1M guest pages (per_page)": False,
+                   "aging pass over 1M guest pages (bitmap)": True,
+                   "mrc, 20 sizes of CloudPhysics, MGLRU column included": True,
                    "x: MGLRU replay / libCacheSim LRU": None,
-                   "x: exact lru replay / libCacheSim LRU": True}
+                   "x: exact lru replay / libCacheSim LRU": True,
+                   # zipf: MGLRU must be twice as fast as the peer, 1.5x is not enough
+                   "zipf1m: MGLRU replay / libCacheSim LRU": False,
+                   "zipf1m: exact lru replay / libCacheSim LRU": False}
 
 
 # --- the command, end to end ----------------------------------------------------------------

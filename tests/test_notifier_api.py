@@ -24,7 +24,6 @@ Everything runs on hand-built components (no SimPy), a few thousand pages.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +43,7 @@ from simulator.kvm.notifier import (
     pack_bitmap,
 )
 from simulator.kvm.tlb import Tlbs
-from simulator.mm.aging import Aging, WalkResult
+from simulator.mm.aging import Aging, WalkResult, drain
 from simulator.mm.eviction import Eviction, EvictResult
 from simulator.mm.fault import handle_faults
 from simulator.mm.lruvec import Lruvec
@@ -260,14 +259,7 @@ def guest_touch(r: Rig, pages: np.ndarray) -> None:
 
 
 def walk(r: Rig) -> WalkResult:
-    gen: Generator[Work, None, WalkResult] = r.aging.try_to_inc_max_seq(
-        r.lruvec.max_seq, True, lambda: 0)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            result: WalkResult = stop.value
-            return result
+    return drain(r.aging.try_to_inc_max_seq(r.lruvec.max_seq, True, lambda: 0))
 
 
 def young_pattern() -> tuple[np.ndarray, int]:

@@ -18,14 +18,13 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
-from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from simulator import plots
 from simulator.plots import BACKEND_COLOURS, NOTIFIER_MARKS, ResultsError, load_results
-from simulator.plots.style import backend_colour, notifier_mark
-from simulator.plots.sweep import derive, series_of
+from simulator.plots.factors import assign_roles, factors_of
+from simulator.plots.style import backend_colour, level_look, notifier_mark
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 RUN, SWEEP = FIXTURES / "run", FIXTURES / "sweep"
@@ -91,7 +90,7 @@ def test_load_without_sweep_csv(tmp_path: Path, sweep_results: plots.Results) ->
 def test_bad_results_dirs(tmp_path: Path) -> None:
     with pytest.raises(ResultsError, match="nope"):
         load_results(tmp_path / "nope")
-    with pytest.raises(ResultsError, match="no run folder"):
+    with pytest.raises(ResultsError, match="no run folder"):  # nor an mrc.csv
         load_results(tmp_path)
     (tmp_path / "summary.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ResultsError, match=r"summary\.csv: missing column\(s\) run_id, backend"):
@@ -105,13 +104,13 @@ def test_generations(saved: plots.SavedRun) -> None:
     fig = plots.generations_figure(saved)
     assert isinstance(fig.canvas, FigureCanvasAgg)
     (ax,) = fig.axes
-    assert ax.get_xlabel() == "simulated time (ms)" and "pages" in ax.get_ylabel()
+    assert ax.get_xlabel() == "simulated time (ms)" and ax.get_ylabel().endswith("(MiB)")
     layers = [c for c in ax.collections if isinstance(c, PolyCollection)]
     assert len(layers) == 4
     assert len(legend_labels(fig)) == 4
     # the top of the stack is the sum of the four generations at every sample
     total = saved.timeseries[[f"gen{k}_pages" for k in range(4)]].sum(axis=1)
-    assert ax.get_ylim()[1] >= total.max()
+    assert ax.get_ylim()[1] >= total.max() * 4096 / 2**20
 
 
 def test_aging_passes(saved: plots.SavedRun) -> None:
@@ -171,37 +170,90 @@ def test_run_figures_without_data(saved: plots.SavedRun) -> None:
 # --- per-sweep figures -------------------------------------------------------------------
 
 
-def test_backend_notifier(sweep_results: plots.Results) -> None:
-    fig = plots.backend_notifier_figure(sweep_results.table, sweep_results.varied)
-    assert len(fig.axes) == 6
-    ylabels = [ax.get_ylabel() for ax in fig.axes]
-    assert all("(" in y for y in ylabels if "per" not in y)
-    for ax in fig.axes:
-        assert [t.get_text() for t in ax.get_xticklabels()] == ["blind", "per_page"]
-        assert len(ax.containers) == 4  # lock x vCPUs, each with one bar per notifier
-    assert len(legend_labels(fig)) == 4
+def labels_of(fig: Figure) -> set[str]:
+    return set(legend_labels(fig))
 
 
-def test_accuracy_cost(sweep_results: plots.Results) -> None:
-    fig = plots.accuracy_cost_figure(sweep_results.table, sweep_results.varied)
-    (ax,) = fig.axes
-    points = [ln for ln in ax.lines if ln.get_linestyle() == "None" and ln.get_markersize() == 9]
-    assert sum(len(xs(ln)) for ln in points) == 8
-    assert ax.get_xlabel().endswith("(ms, whole run)") and "F1" in ax.get_ylabel()
-    labels = legend_labels(fig)
-    assert labels[-1] == "Pareto front" and "x86_tdp" in labels
-    assert {"notifier blind", "notifier per_page", "lock none", "lock write"} <= set(labels)
+def test_factors_of_the_fixture_sweep(sweep_results: plots.Results) -> None:
+    factors = factors_of(sweep_results.table)
+    assert [f.keys for f in factors] == [("mglru.notifier",), ("vm.aging_lock",), ("vm.vcpus",)]
+    assert [f.levels for f in factors] == [(("blind",), ("per_page",)),
+                                           (("write",), ("none",)), (("1",), ("2",))]
+    roles = assign_roles(sweep_results.table, factors)
+    assert roles.hue is not None and roles.hue.keys == ("mglru.notifier",)
+    assert roles.x is not None and roles.x.keys == ("vm.vcpus",)  # the numeric one
+    assert roles.col is not None and roles.col.keys == ("vm.aging_lock",)
+    assert roles.row is None and roles.style is None and roles.replicate is None
 
 
-def test_failed_runs_are_skipped(sweep_results: plots.Results) -> None:
+def _table(**columns: list[object]) -> pd.DataFrame:
+    n = len(next(iter(columns.values())))
+    base = {"run_index": list(range(n)), "run_id": [f"r{i}" for i in range(n)],
+            "status": ["ok"] * n, "backend": ["x86_tdp"] * n, "aging_passes": [3] * n,
+            "aging_pass_mean_ns": [1e6 * (i + 1) for i in range(n)],
+            "aging_cpu_ns": [3e6 * (i + 1) for i in range(n)], "young_f1": [0.5] * n,
+            "young_precision": [0.9] * n, "young_recall": [0.8] * n}
+    return pd.DataFrame({**base, **columns})
+
+
+def test_zipped_keys_are_one_factor_and_seeds_replicate() -> None:
+    table = _table(**{"host.memory": ["192MiB", "192MiB", "128MiB", "128MiB"],
+                      "vm.vcpus": [1, 1, 2, 2], "sim.seed": [1, 2, 1, 2]})
+    factors = factors_of(table)
+    assert [f.keys for f in factors] == [("host.memory", "vm.vcpus"), ("sim.seed",)]
+    assert factors[0].label(factors[0].levels[0]) == "host.memory=192MiB, vm.vcpus=1"
+    roles = assign_roles(table, factors)
+    assert roles.replicate is not None and roles.replicate.keys == ("sim.seed",)
+    fig = plots.family_figure(table, plots.FAMILIES[0])
+    # two seeds per point: the mean, and a min-max bar; the zip factor is the hue and the x
+    ax = fig.axes[0]
+    assert [ys(ln).tolist() for ln in ax.lines] == [[1.5], [3.5]]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["192MiB, 1", "128MiB, 2"]
+    assert len(ax.collections) == 2  # the vlines of the seed ranges
+    assert "mean over seeds; bar: min-max" in labels_of(fig)
+
+
+def test_family_figures_facet_every_varied_key(sweep_results: plots.Results) -> None:
+    for family in plots.FAMILIES:
+        fig = plots.family_figure(sweep_results.table, family)
+        assert len(fig.axes) == 2 * 2  # two metrics x two aging locks
+        titles = [ax.get_title() for ax in fig.axes]
+        assert titles == ["vm.aging_lock=write", "vm.aging_lock=none"] * 2
+        for ax in fig.axes:
+            assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"]
+        assert fig.axes[-1].get_xlabel() == "vm.vcpus"
+        assert all("(" in ax.get_ylabel() for ax in fig.axes[::2])  # units in every label
+        assert {"mglru.notifier=blind", "mglru.notifier=per_page"} <= labels_of(fig)
+
+
+def test_runs_without_aging_are_marked_not_dropped(sweep_results: plots.Results) -> None:
+    table = sweep_results.table.copy()
+    table.loc[0, ["aging_passes", "aging_pass_mean_ns", "young_precision"]] = [0, np.nan, np.nan]
+    fig = plots.family_figure(table, plots.FAMILIES[0])
+    crosses = [ln for ax in fig.axes for ln in ax.lines if ln.get_marker() == "x"]
+    assert len(crosses) == 1
+    assert "× no aging pass in the run (no value)" in labels_of(fig)
+
+
+def test_failed_runs_are_named(sweep_results: plots.Results) -> None:
     failed = pd.DataFrame([{"run_id": "deadbeef0000", "mglru.notifier": "bitmap",
+                            "vm.aging_lock": "none", "vm.vcpus": 1, "status": "failed",
                             "error": "ConfigError: ..."}])
-    table = pd.concat([sweep_results.table, failed], ignore_index=True)
-    fig = plots.backend_notifier_figure(table, sweep_results.varied)
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["blind", "per_page"]
-    assert len(legend_labels(fig)) == 4
-    fig = plots.accuracy_cost_figure(table, sweep_results.varied)
-    assert len(fig.axes[0].lines) == 8 + 2  # the runs, then the Pareto step and rings
+    table = pd.concat([sweep_results.table.assign(status="ok"), failed], ignore_index=True)
+    fig = plots.family_figure(table, plots.FAMILIES[3])
+    assert "1 failed run(s) not shown: deadbeef0000" in fig.get_suptitle()
+    assert "mglru.notifier=bitmap" not in labels_of(fig)
+
+
+def test_tradeoff(sweep_results: plots.Results) -> None:
+    fig = plots.tradeoff_figure(sweep_results.table)
+    assert len(fig.axes) == 2
+    points = [ln for ax in fig.axes for ln in ax.lines if ln.get_linestyle() == "None"]
+    assert len(points) == 8
+    assert {ln.get_markersize() for ln in points} == {6, 9}  # vm.vcpus=1 and 2
+    assert fig.axes[0].get_xlabel().endswith("(ms, whole run)")
+    assert {"Pareto front (lower cost, higher F1)", "vm.vcpus=2 (marker size)"} <= \
+        labels_of(fig)
 
 
 def test_pareto_front() -> None:
@@ -210,32 +262,15 @@ def test_pareto_front() -> None:
     assert plots.pareto_front(cost, f1).tolist() == [3, 0, 4]
 
 
-def test_vcpu_scaling(sweep_results: plots.Results) -> None:
-    fig = plots.vcpu_scaling_figure(sweep_results.table, sweep_results.varied)
-    assert len(fig.axes) == 2
-    for ax in fig.axes:
-        assert ax.get_xscale() == "log" and ax.get_xlabel() == "vCPUs"
-        assert len(ax.lines) == 4 and all(len(xs(ln)) == 2 for ln in ax.lines)
-    assert len(legend_labels(fig)) == 4
-    for ln in fig.axes[0].lines:  # notifier sets the line style, the aging lock the fill
-        label = str(ln.get_label())
-        assert ln.get_marker() == NOTIFIER_MARKS[label.split(", ")[1]].marker
-        assert ln.get_fillstyle() == ("full" if "lock=write" in label else "none")
-
-
-def test_same_backend_same_colour(sweep_results: plots.Results) -> None:
-    table = sweep_results.table.copy()
-    table.loc[table["aging_lock"] == "write", "backend"] = "arm64"
-    varied = ("backend", *sweep_results.varied)
-    bars = plots.backend_notifier_figure(table, varied)
-    scatter = plots.accuracy_cost_figure(table, varied)
-    scaling = plots.vcpu_scaling_figure(table, varied)
-    for backend in ("x86_tdp", "arm64"):
-        colours = {to_hex(p.get_facecolor()) for c in bars.axes[0].containers
-                   if str(c.get_label()).startswith(backend) for p in c}
-        colours |= {to_hex(ln.get_color()) for fig in (scatter, scaling)
-                    for ln in fig.axes[0].lines if str(ln.get_label()).startswith(backend)}
-        assert colours == {BACKEND_COLOURS[backend].lower()}
+def test_hue_levels_look_distinct() -> None:
+    for keys, values in ((("vm.backend",), list(BACKEND_COLOURS)),
+                         (("mglru.notifier",), list(NOTIFIER_MARKS)),
+                         (("vm.vcpus",), [str(i) for i in range(12)])):
+        looks = [level_look(keys, v, i) for i, v in enumerate(values)]
+        assert len({lk.colour for lk in looks}) == len(looks)
+        assert len({lk.marker for lk in looks}) == len(looks)
+    # a backend keeps its colour in every figure about backends
+    assert level_look(("vm.backend",), "arm64", 0).colour == BACKEND_COLOURS["arm64"]
 
 
 def test_palette_is_fixed_and_distinct() -> None:
@@ -250,13 +285,16 @@ def test_palette_is_fixed_and_distinct() -> None:
     assert notifier_mark("v9") == notifier_mark("v9")
 
 
-def test_series_split_by_varied_keys(sweep_results: plots.Results) -> None:
-    table = derive(sweep_results.table)
-    groups = series_of(table, sweep_results.varied, exclude=("vcpus",))
-    assert [s.label for s in groups] == [
-        "x86_tdp, blind, lock=none", "x86_tdp, blind, lock=write",
-        "x86_tdp, per_page, lock=none", "x86_tdp, per_page, lock=write"]
-    assert all(len(s.rows) == 2 for s in groups)
+def test_summary_columns_name_keys_as_written(tmp_path: Path,
+                                              sweep_results: plots.Results) -> None:
+    copy = tmp_path / "runs"
+    shutil.copytree(SWEEP, copy)
+    (copy / "sweep.csv").unlink()
+    factors = factors_of(load_results(copy).table)
+    assert [f.keys for f in factors] == [("mglru.notifier",), ("vm.aging_lock",), ("vm.vcpus",)]
+    table = load_results(copy).table.assign(host_pages=[12288, 8192] * 4)
+    memory = next(f for f in factors_of(table) if "host.memory" in f.keys)
+    assert memory.levels == (("32MiB",), ("48MiB",))  # pages shown as the size key's units
 
 
 # --- reference figures, catalog, files ---------------------------------------------------
@@ -267,8 +305,24 @@ def test_mrc(run_results: plots.Results) -> None:
     fig = plots.mrc_figure(run_results.mrc)
     (ax,) = fig.axes
     assert len(ax.lines) == 2 and len(xs(ax.lines[0])) == len(run_results.mrc)
-    assert ax.get_xlabel() == "cache size (4 KiB pages)" and ax.get_ylabel() == "miss ratio (0-1)"
-    assert legend_labels(fig) == ["LRU (exact, Mattson)", "MGLRU (simulated)"]
+    np.testing.assert_allclose(xs(ax.lines[0]), run_results.mrc["cache_pages"] * 4096)
+    assert ax.get_xlabel().startswith("cache size") and ax.get_ylabel() == "miss ratio (0-1)"
+    assert legend_labels(fig) == ["exact LRU (Mattson)", "MGLRU (simulated replay)"]
+
+
+def test_mrc_with_the_whole_curve(run_results: plots.Results) -> None:
+    assert run_results.mrc is not None
+    curve = pd.DataFrame({"cache_pages": np.arange(1, 401),
+                          "lru_miss_ratio": np.linspace(1, 0.2, 400)})
+    about = {"trace": "t.oracleGeneral.bin.zst", "records": 123456, "distinct_pages": 400}
+    fig = plots.mrc_figure(run_results.mrc, curve, about)
+    (ax,) = fig.axes
+    assert len(xs(ax.lines[0])) == 400 and ax.lines[0].get_drawstyle() == "steps-post"
+    assert [ln.get_linestyle() for ln in ax.lines[1:]] == ["None", "None"]  # points on it
+    assert fig.get_suptitle() == ("Miss-ratio curve: t.oracleGeneral.bin.zst\n123,456 records, "
+                                  "400 distinct pages (1.56 MiB)")
+    ax.figure.canvas.draw()
+    assert "MiB" in " ".join(t.get_text() for t in ax.get_xticklabels())
 
 
 def test_calibration(sweep_results: plots.Results) -> None:
@@ -288,7 +342,8 @@ def test_catalog_names(run_results: plots.Results, sweep_results: plots.Results)
         "run_generations", "run_aging_passes", "run_vcpu_time", "run_young_confusion",
         "run_refaults_evictions", "mrc"]
     assert [f.name for f in plots.results_figures(sweep_results)] == [
-        "sweep_backend_notifier", "sweep_accuracy_cost", "sweep_vcpu_scaling", "calibration"]
+        "sweep_aging_cost", "sweep_vcpu_impact", "sweep_accuracy", "sweep_refaults",
+        "sweep_accuracy_cost", "calibration"]
 
 
 def test_saved_files_are_deterministic(tmp_path: Path, run_results: plots.Results) -> None:

@@ -26,3 +26,21 @@ def test_readme_gives_the_two_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (README.parent / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_readme_quotes_the_summary_run_prints() -> None:
+    """README's `make run` block has exactly the rows `run` prints (wall-time rows left out),
+    in order and in the same units."""
+    from simulator.cli.run import SUMMARY_TABLE, format_summary
+
+    text = README.read_text()
+    block = text.split("```\nscenario default:", 1)[1].split("\n\nrun folder:", 1)[0]
+    rows = block.splitlines()[1:]
+    wall = ("wall_time_s", "accesses_per_wall_s")
+    assert [r.split("  ", 1)[0] for r in rows] == [
+        label for key, label, _ in SUMMARY_TABLE if key not in wall]
+    summary = {"aging_pass_mean_ns": 816_900.0, "sim_time_ns": 2_000_000_000}
+    printed = dict(line.split("  ", 1) for line in format_summary(summary).splitlines())
+    quoted = dict(r.split("  ", 1) for r in rows)
+    for label in ("aging pass mean", "simulated time"):
+        assert printed[label].strip() == quoted[label].strip()

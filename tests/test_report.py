@@ -14,6 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from simulator.cli import main
@@ -147,12 +148,27 @@ def test_run_tables() -> None:
 
 def test_sweep_tables() -> None:
     report = build_report(load_results(FIXTURES / "sweep"), figures=[])
-    runs, means, cal = report.tables
+    runs, cal = report.tables  # no seeds: nothing to average, so no table of means
     assert runs.title == "Runs" and len(runs.frame) == 8
-    assert runs.frame.columns[:4].tolist() == ["run_id", "notifier", "aging_lock", "vcpus"]
-    assert means.frame[["backend", "notifier"]].values.tolist() == [
-        ["x86_tdp", "blind"], ["x86_tdp", "per_page"]]
+    assert runs.frame.columns[:4].tolist() == [
+        "run_id", "mglru.notifier", "vm.aging_lock", "vm.vcpus"]
+    assert runs.frame["vm.vcpus"].tolist() == ["1", "2"] * 4  # as written in the sweep
     assert cal.title == "Calibration" and "simulated / published" in cal.frame.columns
+    assert "Swept (values as written in the sweep): mglru.notifier = blind, per_page; " \
+        "vm.aging_lock = write, none; vm.vcpus = 1, 2." in report.facts
+
+
+def test_means_over_seeds_only(tmp_path: Path) -> None:
+    table = pd.read_csv(FIXTURES / "sweep" / "sweep.csv")
+    seeds = pd.concat([table.assign(**{"sim.seed": 1}), table.assign(**{"sim.seed": 2})])
+    folder = tmp_path / "seeds"
+    folder.mkdir()
+    seeds.to_csv(folder / "sweep.csv", index=False)
+    report = build_report(load_results(folder), figures=[])
+    means = next(t for t in report.tables if t.title.startswith("Mean over seeds"))
+    assert len(means.frame) == 8 and (means.frame["seeds"] == 2).all()
+    assert means.frame.columns[:4].tolist() == [
+        "mglru.notifier", "vm.aging_lock", "vm.vcpus", "seeds"]
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -177,7 +193,7 @@ def test_cli_plot_prints_where(sweep_report: Written) -> None:
     _, files, _ = sweep_report
     printed = (files.html.parent.parent / "stdout.txt").read_text()
     assert f"report: {files.html}" in printed
-    assert f"figures: {files.html.parent / 'figures'} (4 as PNG and SVG)" in printed
+    assert f"figures: {files.html.parent / 'figures'} (6 as PNG and SVG)" in printed
 
 
 @pytest.mark.parametrize("make", ["missing", "empty", "bad_csv"])

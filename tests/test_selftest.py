@@ -198,7 +198,8 @@ def test_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "config.toml", "phases.csv", "output.txt", ".complete"} <= names
     assert not [p for p in tmp_path.rglob(".*") if p.is_dir()]  # no staging left behind
     ph = pd.read_csv(folder / "phases.csv")
-    assert list(ph.columns) == ["phase", "seconds", "ns"]
+    assert list(ph.columns) == ["run_id", "phase", "seconds", "ns"]
+    assert (ph["run_id"] == folder.name).all()
     assert list(ph["phase"]) == LRU_GEN_PHASES
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["selftest_passed"] is True and summary["vcpus"] == 2

@@ -300,10 +300,22 @@ def test_parquet_when_pyarrow_imports(tiny: Path, tmp_path: Path) -> None:
 
 def test_progress_bar_shows_completed_of_total(tiny: Path, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    err = io.StringIO()
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Terminal()
     monkeypatch.setattr("sys.stderr", err)
     run_sweep(load_sweep(tiny), tmp_path, make_executor("local", 1), progress=True)
     assert "4/4" in err.getvalue()
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tiny: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    run_sweep(load_sweep(tiny), tmp_path, make_executor("local", 1), progress=True)
+    assert err.getvalue() == ""  # a log or a pipe gets no redraws
 
 
 # ---- the command line -----------------------------------------------------------------------

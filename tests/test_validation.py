@@ -119,15 +119,16 @@ def test_validate_expands_the_sweep(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_scenarios_with_a_blank_description(description: str, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import simulator.config.bundled as bundled
     from simulator.config.toml import toml_string
 
     (tmp_path / "scenarios").mkdir()
     (tmp_path / "scenarios" / "blank.toml").write_text(
         f'name = "blank"\ndescription = {toml_string(description)}\n')
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path / "scenarios")
     assert main(["list", "scenarios"]) == 0
     out = capsys.readouterr().out
-    assert out.strip() == "scenarios/blank.toml"
+    assert out.strip() == "blank"
 
 
 def test_questions_exit_1_when_runs_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -76,6 +76,44 @@ class Workload(Protocol):
         ...
 
 
+@runtime_checkable
+class BatchedWorkload(Protocol):
+    """A workload that can hand out ``k`` batches in one call, identical to ``k`` calls of
+    ``next_batch`` (used to generate touches ahead for a compiled stretch)."""
+
+    def next_batches(self, stream: int, n: int, k: int) -> Batch:
+        """``k`` successive batches of ``n`` touches of ``stream``, concatenated."""
+        ...
+
+
+@runtime_checkable
+class LimitedWorkload(Protocol):
+    """A workload whose ``next_batch`` has a side effect once it has handed out a number of
+    touches (``mglru-sim mrc``'s one-pass limiter stops the run): touches may be generated
+    ahead of their time only up to that point."""
+
+    def prefetchable(self, stream: int) -> int:
+        """How many touches of ``stream`` may be generated now without the side effect."""
+        ...
+
+
+def next_batches(workload: Workload, stream: int, n: int, k: int) -> Batch:
+    """``k`` successive batches of ``n`` touches, concatenated: one call where the workload
+    offers it (:class:`BatchedWorkload`), ``k`` calls of ``next_batch`` otherwise."""
+    if isinstance(workload, BatchedWorkload):
+        return workload.next_batches(stream, n, k)
+    parts = [workload.next_batch(stream, n) for _ in range(k)]
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.bool_)
+    return (np.concatenate([p for p, _ in parts]).astype(np.int64, copy=False),
+            np.concatenate([w for _, w in parts]).astype(np.bool_, copy=False))
+
+
+def prefetchable(workload: Workload, stream: int) -> int | None:
+    """Touches of ``stream`` that may be generated ahead (None: no limit)."""
+    return workload.prefetchable(stream) if isinstance(workload, LimitedWorkload) else None
+
+
 def derive_seed(seed: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
     """The child of ``seed`` at ``spawn_key + key``, computed statelessly.
 
@@ -277,6 +315,8 @@ __all__ = [
     "PLACEMENT_KEY",
     "STREAM_KEY",
     "Batch",
+    "BatchedWorkload",
+    "LimitedWorkload",
     "PageArray",
     "RankedParams",
     "RankedWorkload",
@@ -290,6 +330,8 @@ __all__ = [
     "check_theta",
     "derive_seed",
     "footprint_size",
+    "next_batches",
     "placement",
+    "prefetchable",
     "stream_generators",
 ]

@@ -283,6 +283,12 @@ class TraceWorkload(WorkloadKind[TraceParams]):
             filled += take
         return pages, writes
 
+    def next_batches(self, stream: int, n: int, k: int) -> Batch:
+        """``k`` batches of ``n`` in one call: the same touches as ``k`` calls, because the
+        records come in file order and the drawn write flags take one double per touch from
+        the stream's generator, however the draws are split."""
+        return self.next_batch(stream, n * k)
+
     def __repr__(self) -> str:
         return (f"TraceWorkload({str(self.reader.path)!r}, format={self.reader.format}, "
                 f"records={self.records}, distinct_pages={self.summary.distinct_pages}, "

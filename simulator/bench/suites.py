@@ -15,9 +15,12 @@ from pathlib import Path
 from simulator.bench.compare import BaselineError, BenchResults, environment, now_utc
 from simulator.bench.metrics import CaseResult, measure_scenario, run_isolated
 from simulator.config import ConfigError, read_toml
+from simulator.config.bundled import bundled_dir
+from simulator.progress import bar as progress_bar
 
 SUITES = ("ci", "perf")
-CI_SCENARIOS = Path("scenarios/ci")
+CI_SCENARIOS = bundled_dir("ci")
+"""The bundled ``scenarios/ci`` (found from any directory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,10 @@ def run_ci(cases: Sequence[ScenarioCase], overrides: Sequence[str] = (), jobs: i
     for case in cases:  # bad input fails here, before anything runs
         load_scenario(case.path, overrides)
 
+    bar = progress_bar(len(cases), "bench ci", "case")
+
     def done(i: int, res: CaseResult) -> None:
+        bar.update(1)
         if progress is not None:
             perf = res.performance
             progress(f"  {res.name:<32} {perf.get('wall_time_s', 0.0):7.2f} s  "
@@ -67,12 +73,13 @@ def run_ci(cases: Sequence[ScenarioCase], overrides: Sequence[str] = (), jobs: i
                      f"peak RSS {perf.get('peak_rss_mib', 0.0):,.0f} MiB")
 
     calls = [(c.name, str(c.path), list(overrides)) for c in cases]
-    results = run_isolated(measure_scenario, calls, jobs=jobs, on_done=done)
+    with bar:
+        results = run_isolated(measure_scenario, calls, jobs=jobs, on_done=done)
     return BenchResults(suite="ci", cases={r.name: r for r in results},
                         environment=environment(), created_utc=now_utc())
 
 
-PERF_PARTS = ("trace", "aging", "guest")
+PERF_PARTS = ("trace", "mrc", "aging", "guest")
 """The parts of the perf suite ``--only`` can pick."""
 
 

@@ -17,9 +17,14 @@ from typing import TypeAlias, TypeVar
 from simulator.config import SimConfig, parse_size
 from simulator.params import INT_RANGE, bounds, keys_of, shown_bound
 
-DEFAULT_SCENARIO = "scenarios/default.toml"
+DEFAULT_SCENARIO = "default"
+"""The bundled ``scenarios/default.toml``."""
 MAX_JOBS = 4096
 """The most parallel runs ``--jobs`` asks for (each is a process)."""
+
+
+FILE_COMPLETION = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+"""shtab's ``FILE``: ``mglru-sim completion`` completes this argument with file names."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,13 +86,16 @@ def add_set(p: argparse.ArgumentParser,
 
 
 def add_scenario(p: argparse.ArgumentParser, *, optional: bool) -> None:
-    """The scenario file argument (optional: defaults to ``scenarios/default.toml``), and
-    ``--set``."""
+    """The scenario argument (optional: defaults to the bundled ``default``), and ``--set``.
+
+    A scenario is a TOML file or the name of a bundled one (``mglru-sim list scenarios``)."""
+    what = "scenario TOML file, or a bundled scenario's name (mglru-sim list scenarios)"
     if optional:
-        p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
-                       help=f"scenario TOML (default: {DEFAULT_SCENARIO})")
+        action = p.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO,
+                                help=f"{what}; default: {DEFAULT_SCENARIO}")
     else:
-        p.add_argument("scenario", help="scenario TOML")
+        action = p.add_argument("scenario", help=what)
+    action.complete = FILE_COMPLETION  # type: ignore[attr-defined]
     add_set(p)
 
 
@@ -119,6 +127,6 @@ def invariant_overrides(check_invariants: bool) -> list[str]:
     return ["sim.check_invariants=true"] if check_invariants else []
 
 
-__all__ = ["DEFAULT_SCENARIO", "MAX_JOBS", "Parser", "Subparsers", "add_jobs", "add_max_memory",
-           "add_out", "add_scenario", "add_seed", "add_set", "invariant_overrides", "number",
-           "size"]
+__all__ = ["DEFAULT_SCENARIO", "FILE_COMPLETION", "MAX_JOBS", "Parser", "Subparsers", "add_jobs",
+           "add_max_memory", "add_out", "add_scenario", "add_seed", "add_set",
+           "invariant_overrides", "number", "size"]

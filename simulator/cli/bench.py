@@ -30,6 +30,7 @@ from simulator.cli.args import Subparsers, add_jobs, add_set, number
 from simulator.config import ConfigError
 from simulator.output import atomic_write
 from simulator.output.paths import probe_file
+from simulator.progress import note as progress_note
 
 MAX_PCT = 1e6
 """The largest tolerance in percent (beyond it nothing is gated)."""
@@ -77,7 +78,7 @@ def register(sub: Subparsers) -> None:
 
 
 def _progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    progress_note(line)  # stderr, through the bar; nothing with --quiet
 
 
 def command(args: argparse.Namespace) -> int:

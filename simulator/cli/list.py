@@ -2,18 +2,19 @@
 each.
 
 Every list comes from where the thing is declared: the backend, workload and policy registries,
-the scenario files under ``scenarios/``, the configuration's keys.
+the bundled scenario files (package data, found from any directory), the configuration's keys.
+An empty list is an error (exit 1): an installation without its scenarios should say so.
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
 
 from simulator.cli.args import Subparsers
 from simulator.config import describe_keys, describe_scenarios
+from simulator.config.bundled import BUNDLED_DIR
 
-SCENARIO_DIR = Path("scenarios")
 LISTS = ("backends", "workloads", "policies", "kernels", "scenarios", "keys")
 
 
@@ -41,7 +42,7 @@ def rows(what: str) -> list[tuple[str, str]]:
         from simulator.kernels import describe_kernels
         return describe_kernels()
     if what == "scenarios":
-        return describe_scenarios(SCENARIO_DIR)
+        return describe_scenarios()
     return [(k, f"{d}  {doc}") for k, d, doc in describe_keys()]
 
 
@@ -51,6 +52,10 @@ def command(args: argparse.Namespace) -> int:
         print(markdown(), end="")
         return 0
     items = rows(args.what)
+    if not items:
+        where = f" in {BUNDLED_DIR}" if args.what == "scenarios" else ""
+        print(f"mglru-sim: error: no {args.what} found{where}", file=sys.stderr)
+        return 1
     width = max((len(n) for n, _ in items), default=0)
     for name, desc in items:
         print(f"{name:<{width}}  {desc}")

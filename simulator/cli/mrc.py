@@ -68,7 +68,14 @@ def format_table(frame: pd.DataFrame, replays: dict[int, Replay]) -> str:
 
 def command(args: argparse.Namespace) -> int:
     """Compute, print and write the curves."""
-    from simulator.mrc import lru_miss_ratios, mglru_replays, mrc_frame, read_trace, write_mrc
+    from simulator.mrc import (
+        curve_frame,
+        lru_curve,
+        mglru_replays,
+        mrc_frame,
+        read_trace,
+        write_mrc,
+    )
     from simulator.output.paths import probe, safe_name
 
     trace = Path(args.trace)
@@ -77,7 +84,8 @@ def command(args: argparse.Namespace) -> int:
         tp = read_trace(trace, args.format, args.set, args.sizes, args.max_memory)
     except (ConfigError, ValueError) as e:
         return _fail(str(e))
-    lru, mattson_s = lru_miss_ratios(tp.pages, tp.sizes)
+    curve, mattson_s = lru_curve(tp.pages)
+    lru = curve.miss_ratio(tp.sizes)
     replays: dict[int, Replay] = {}
     if not args.no_mglru:
         replays, warnings = mglru_replays(tp, args.jobs, args.set, args.max_memory)
@@ -88,7 +96,9 @@ def command(args: argparse.Namespace) -> int:
           f"pages; Mattson {mattson_s:.2f} s ({tp.records / max(mattson_s, 1e-9):,.0f} "
           "accesses/s)")
     print(format_table(frame, replays))
-    written = write_mrc(frame, out)
+    written = write_mrc(frame, out, curve_frame(curve),
+                        {"trace": trace.name, "records": tp.records,
+                         "distinct_pages": tp.distinct_pages})
     print("\n" + "\n".join(f"wrote {p}" for p in written))
     return 0
 

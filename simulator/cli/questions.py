@@ -12,13 +12,14 @@ from simulator.cli.args import Subparsers, add_jobs, add_set
 def register(sub: Subparsers) -> None:
     p = sub.add_parser(
         "questions", help="answer the series' open review questions: findings.md + figures",
-        description="Run every scenarios/questions/*.toml sweep (3 seeds each) and write "
+        description="Run every bundled questions/*.toml sweep (3 seeds each) and write "
                     "findings.md with generated answers, tables, figures and seed spreads.")
     p.add_argument("--out", default="results/questions", help="output folder")
     p.add_argument("--quick", action="store_true", help="reduced sizes (CI)")
     add_jobs(p, "parallel runs (default: the number of cores)")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
-                   help="run only this question (e.g. q3_nested_blindness); repeatable")
+                   help="run only this question (a name, e.g. q3_nested_blindness, or a unique "
+                        "prefix, e.g. q3); repeatable; an unknown name is an error")
     add_set(p, "override a key in every question's base scenario")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=command)

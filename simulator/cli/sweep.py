@@ -28,8 +28,11 @@ def register(sub: Subparsers) -> None:
         "sweep", help="expand [sweep], run every point, write run folders and sweep.csv",
         description="Run every point of a scenario's [sweep] table (cartesian product, plus "
                     "[sweep.zip] keys that vary together) and collect OUT/<scenario>/sweep.csv.")
-    p.add_argument("scenario", help="scenario TOML with a [sweep] table")
-    add_set(p, "override a key of the base scenario before expansion (swept values still win)")
+    p.add_argument("scenario", help="scenario TOML with a [sweep] table (or a bundled "
+                   "scenario's name), or any scenario with --set KEY=[V1,V2,...] lists")
+    add_set(p, "override a key of the base scenario before expansion (swept values still "
+               "win); a list KEY=[V1,V2,...] sweeps KEY over its values (a quick sweep "
+               "without a sweep file; it replaces a list the file sweeps)")
     add_jobs(p, "parallel runs: local processes or LocalCluster workers (default: the number "
                 "of cores; 1 runs in this process)")
     p.add_argument("--engine", choices=("local", "dask"), default="local",
@@ -63,11 +66,16 @@ def _print_runs(sweep: Sweep) -> None:
 
 def command(args: argparse.Namespace) -> int:
     # Imported here so that building the parser (every command) does not load the model.
+    from simulator.config import split_lists
+    from simulator.config.bundled import resolve_scenario
+    from simulator.provenance import Provenance
     from simulator.resources import check_parallel, sweep_driver_bytes
     from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep, shadowed
 
-    sweep = load_sweep(args.scenario, [*args.set, *invariant_overrides(args.check_invariants)])
-    for key in shadowed(sweep, args.set):
+    single, lists = split_lists(args.set)
+    overrides = [*single, *invariant_overrides(args.check_invariants)]
+    sweep = load_sweep(args.scenario, overrides, lists)
+    for key in shadowed(sweep, single):
         print(f"mglru-sim: warning: --set {key}: the key is swept; its [sweep] values "
               "replace this one", file=sys.stderr)
     if args.engine == "local":  # the driver and --jobs runs at once on this machine
@@ -78,15 +86,18 @@ def command(args: argparse.Namespace) -> int:
         return 0
     executor = make_executor(args.engine, args.jobs, args.address)
     remote = args.engine == "dask" and args.address is not None
+    provenance = Provenance(str(resolve_scenario(args.scenario)), tuple(args.set))
     report = run_sweep(sweep, args.out, executor, resume=args.resume,
                        worker_writes=args.shared_out or not remote,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, provenance=provenance)
     ok = len(sweep.points) - report.failed
     print(f"sweep {sweep.name}: {len(sweep.points)} runs, {ok} ok, {report.failed} failed "
           f"({report.executed} run now, {report.resumed} resumed)")
     print(f"table: {report.csv_path}")
     if report.parquet_path is not None:
         print(f"table: {report.parquet_path}")
+    for path in report.long_tables:
+        print(f"table: {path}")
     if report.errors_path is not None:
         print(f"errors: {report.errors_path}", file=sys.stderr)
     if not args.no_report and ok:

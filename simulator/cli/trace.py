@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator.cli.args import Subparsers, add_max_memory, number
+from simulator.progress import bar as progress_bar
+from simulator.traces.base import DEFAULT_CHUNK_RECORDS, Chunk, TraceReader
 from simulator.traces.options import TraceOptions
 
 if TYPE_CHECKING:
@@ -68,6 +71,22 @@ def from_args(args: argparse.Namespace, path: str = "") -> TraceOptions:
     flagged = {f.name: getattr(args, f.name) for f in dataclasses.fields(TraceOptions)
                if f.metadata["flag"] is not None}
     return TraceOptions(path=path, **flagged)
+
+
+def watched(reader: TraceReader) -> TraceReader:
+    """``reader``, whose passes over the file draw a progress bar of the records read (on a
+    terminal; see :mod:`simulator.progress`)."""
+    read = reader.chunks
+
+    def chunks(records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+        with progress_bar(None, reader.path.name, "record", unit_scale=True) as bar:
+            for chunk in read(records):
+                bar.update(len(chunk))
+                yield chunk
+
+    # this instance only (the command's own passes); setattr: mypy forbids assigning a method
+    setattr(reader, "chunks", chunks)  # noqa: B010
+    return reader
 
 
 def _time(t: float | None) -> str:
@@ -128,7 +147,7 @@ def command_info(args: argparse.Namespace) -> int:
     from simulator.traces.reuse import reuse
 
     opts = from_args(args, args.file)
-    reader = open_trace(args.file, opts)
+    reader = watched(open_trace(args.file, opts))
     _check_memory(reader, opts.chunk, args.max_memory, info=True)
     s = summarize(reader, "first_touch", opts.chunk)
     print(format_info(s))
@@ -146,7 +165,7 @@ def command_convert(args: argparse.Namespace) -> int:
     output = Path(args.output)
     check_output(output)
     opts = from_args(args, args.input)
-    reader = open_trace(args.input, opts)
+    reader = watched(open_trace(args.input, opts))
     _check_memory(reader, opts.chunk, args.max_memory, info=False)
     probe_file(output)
     n = convert_trace(reader, output, opts.chunk)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from simulator.cli.args import Subparsers, add_scenario
+from simulator.humanize import pages
 
 
 def register(sub: Subparsers) -> None:
@@ -24,8 +25,12 @@ def command(args: argparse.Namespace) -> int:
     sweep = load_sweep(args.scenario, args.set)
     sc = sweep.points[0].scenario
     runs = f", {len(sweep.points)} sweep runs" if sweep.keys else ""
-    print(f"{args.scenario}: ok (scenario {sc.name!r}, {sc.guest_pages} guest pages, "
-          f"{sc.task_pages} host-task pages, memcg limit {sc.host_pages} pages{runs})")
+
+    def memory(n: int) -> str:
+        return pages(n) if n else "none"
+
+    print(f"{args.scenario}: ok (scenario {sc.name!r}, guest memory {memory(sc.guest_pages)}, "
+          f"host task {memory(sc.task_pages)}, memcg limit {memory(sc.host_pages)}{runs})")
     return 0
 
 

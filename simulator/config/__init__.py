@@ -23,6 +23,7 @@ from simulator.config.overrides import (
     key_at,
     parse_override,
     set_dotted,
+    split_lists,
 )
 from simulator.config.parse import (
     describe_scenarios,
@@ -50,5 +51,5 @@ __all__ = [
     "Scenario", "SimConfig", "TaskConfig", "VmConfig", "WorkloadConfig", "apply_overrides",
     "copy_document", "describe_keys", "describe_scenarios", "key_at", "load_scenario",
     "parse_override", "parse_size", "read_toml", "run_id_of", "scenario_from_dict",
-    "set_dotted", "to_dict", "to_toml", "toml_string",
+    "set_dotted", "split_lists", "to_dict", "to_toml", "toml_string",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.config.bundled import bundled_scenarios, resolve_scenario
 from simulator.config.overrides import apply_overrides, set_dotted
 from simulator.config.sections import Scenario, VmConfig
 from simulator.config.tables import table_keys
@@ -203,6 +204,8 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
     check_depth(data, source)
     data = dict(data)
     data.pop("sweep", None)  # sweeps are expanded by the runner, never seen by the model
+    data.pop("provenance", None)  # how a run folder's config.toml was made (not a setting)
+    data.pop("question", None)  # a review question's title and quick sizes (questions/)
     sc = build(Scenario, data, source, "")
     assert isinstance(sc, Scenario)
     sc = resolve_kernel(sc, source)
@@ -277,18 +280,24 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     return doc
 
 
-def describe_scenarios(folder: Path) -> list[tuple[str, str]]:
-    """Each scenario file below ``folder`` and the first line of its description."""
+def describe_scenarios() -> list[tuple[str, str]]:
+    """Each bundled scenario (its name, as ``run`` takes it) and the first line of its
+    description."""
     rows = []
-    for path in sorted(folder.rglob("*.toml")):
-        description = str(read_toml(path).get("description", "")).strip()
-        rows.append((str(path), description.splitlines()[0] if description else ""))
+    for name, path in bundled_scenarios().items():
+        doc = read_toml(path)
+        question = doc.get("question")
+        title = question.get("title", "") if isinstance(question, dict) else ""
+        description = str(doc.get("description", "") or title).strip()
+        rows.append((name, description.splitlines()[0] if description else ""))
     return rows
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = (),
                   seed: int | None = None) -> Scenario:
-    """Read, override, validate and build a scenario file."""
+    """Read, override, validate and build a scenario file (a path, or the name of a bundled
+    scenario: :func:`~simulator.config.bundled.resolve_scenario`)."""
+    path = resolve_scenario(path)
     doc = apply_overrides(read_toml(path), overrides)
     if seed is not None:
         set_dotted(doc, "sim.seed", seed)

@@ -24,6 +24,9 @@ from simulator.params import merge_keys, param
 from simulator.policies import POLICIES
 from simulator.units import PAGE_SIZE
 
+THP_MODES = ("never", "always")
+"""``vm.thp`` / ``task.thp``: PMD-mapped 2 MiB THPs or none (mTHP is not modelled)."""
+
 AGING_LOCKS = ("auto", "write", "read", "none", "rmap")
 """``vm.aging_lock``: ``auto``, then every mode some backend's aging can take (a test checks
 them against the backends' ``aging_locks``)."""
@@ -106,6 +109,27 @@ class VmConfig:
                               "Lake STLB (128 sets x 12 ways, TLB;DR); must divide tlb_entries")
     quantum_accesses: int = param(1024, lo=1, hi=1 << 20,
                                   doc="page touches per vCPU step (bounds reordering error)")
+    thp: str = param("never", choices=THP_MODES,
+                     doc="transparent huge pages for guest memory: always (a first touch of an "
+                         "empty 2 MiB range maps a PMD THP, 512 pages; KVM maps it with a 2 MiB "
+                         "SPTE where the backend does) or never")
+    speculative_young: float = param(0.0, lo=0.0, hi=1.0,
+                                     doc="assumption: probability that an idle SPTE's A bit is "
+                                         "set by speculation or prefetch between two harvests "
+                                         "(SDM 3A 4.10.2.3; no published rate; sensitivity "
+                                         "1e-4..1e-2)")
+    cmpxchg_fail: float = param(0.0, lo=0.0, hi=1.0,
+                                doc="x86_tdp_noad aging lockless (6.15+): probability that an "
+                                    "aged SPTE's cmpxchg loses a race and stays young, counted "
+                                    "young (b146a9b34aed); the model's steps never race, so "
+                                    "0 unless injected")
+    host_accesses: float = param(0.0, lo=0.0, hi=1e10,
+                                 doc="host-side touches of guest memory per simulated second "
+                                     "(vhost, the VMM, KVM PV pages): they set only the primary "
+                                     "A bit; 0: none")
+    host_access_footprint: int = param(2**20, size=True, lo=PAGE_SIZE,
+                                       doc="guest memory those host-side touches fall on "
+                                           "(virtqueue rings and buffers: 0.4-1 MiB per queue)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +150,8 @@ class TaskConfig:
     memory: int = param(0, size=True, lo=0, doc="bytes the host task maps (0: no host task)")
     quantum_accesses: int = param(1024, lo=1, hi=1 << 20,
                                   doc="page touches per host-task step")
+    thp: str = param("never", choices=THP_MODES,
+                     doc="transparent huge pages for the host task's memory (always, never)")
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
 
 
@@ -138,6 +164,7 @@ class MglruConfig:
                               + ", ".join(f"{name} ({e.kernels})"
                                           for name, e in NOTIFIER_DESIGNS.items()))
     unreliable_fallback: str = _owned(DESIGN_PARAMS, "unreliable_fallback")
+    bitmap_variant: str = _owned(DESIGN_PARAMS, "bitmap_variant")
     aging: str = param("reclaim", choices=("reclaim", "interval", "back_to_back"),
                        doc="who triggers aging: reclaim only, a proactive ager, or "
                            "back-to-back")
@@ -187,5 +214,5 @@ class Scenario:
         return self.host.memory // PAGE_SIZE
 
 
-__all__ = ["AGING_LOCKS", "BACKEND_PARAMS", "DESIGN_PARAMS", "ExtraVmConfig", "HostConfig",
-           "MglruConfig", "Scenario", "SimConfig", "TaskConfig", "VmConfig"]
+__all__ = ["AGING_LOCKS", "BACKEND_PARAMS", "DESIGN_PARAMS", "THP_MODES", "ExtraVmConfig",
+           "HostConfig", "MglruConfig", "Scenario", "SimConfig", "TaskConfig", "VmConfig"]

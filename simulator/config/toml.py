@@ -1,8 +1,9 @@
 """The effective configuration as a plain dict and as TOML text, and the run id it hashes to.
 
 ``to_toml`` writes every key, defaults included, in the order of the tables' keys; its output
-round-trips through :func:`~simulator.config.parse.scenario_from_dict`, is the ``config.toml``
-of a run folder, and is what :func:`run_id_of` hashes (same configuration, same id).
+round-trips through :func:`~simulator.config.parse.scenario_from_dict`. With sizes in bytes it
+is what :func:`run_id_of` hashes (same configuration, same id); with ``units=True`` (sizes as
+``"256MiB"``) it is the ``config.toml`` of a run folder, which loads to the same scenario.
 """
 
 from __future__ import annotations
@@ -14,24 +15,29 @@ from typing import Any
 
 from simulator.config.sections import Scenario
 from simulator.config.tables import table_keys, table_value
+from simulator.humanize import size_text
 
 
-def _table(table: Any) -> dict[str, Any]:
+def _table(table: Any, units: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, key in table_keys(type(table)).items():
         value = table_value(table, key)
         if isinstance(value, dict):
-            out[name] = {member: _table(v) for member, v in value.items()}
+            out[name] = {member: _table(v, units) for member, v in value.items()}
         elif dataclasses.is_dataclass(value):
-            out[name] = _table(value)
+            out[name] = _table(value, units)
+        elif units and key.meta.get("size") and isinstance(value, int):
+            out[name] = size_text(value)
         else:
             out[name] = value
     return out
 
 
-def to_dict(sc: Scenario) -> dict[str, Any]:
-    """The effective configuration as a plain nested dict (sizes in bytes)."""
-    return _table(sc)
+def to_dict(sc: Scenario, *, units: bool = False) -> dict[str, Any]:
+    """The effective configuration as a plain nested dict: sizes in bytes, or with
+    ``units`` as a scenario file writes them (``"256MiB"``; a size no binary unit divides
+    stays a byte count)."""
+    return _table(sc, units)
 
 
 def toml_string(text: str) -> str:
@@ -55,8 +61,9 @@ def _scalar(v: Any) -> str:
     return repr(v)
 
 
-def to_toml(sc: Scenario) -> str:
-    """The effective configuration as TOML text (round-trips through ``scenario_from_dict``)."""
+def to_toml(sc: Scenario, *, units: bool = False) -> str:
+    """The effective configuration as TOML text (round-trips through ``scenario_from_dict``);
+    sizes in bytes, or with ``units`` in units (``config.toml``; the run id hashes bytes)."""
     lines: list[str] = []
 
     def emit(table: Mapping[str, Any], name: str) -> None:
@@ -68,7 +75,7 @@ def to_toml(sc: Scenario) -> str:
         for k, v in subs.items():
             emit(v, f"{name}.{k}" if name else k)
 
-    emit(to_dict(sc), "")
+    emit(to_dict(sc, units=units), "")
     return "\n".join(lines).lstrip("\n") + "\n"
 
 

@@ -3,7 +3,7 @@
 Each :class:`Change` is one row of ``docs/kernels.md``: the first release that has it, the
 behaviour, the commit or mail that made it, and the switch (and value) it sets in
 :class:`~simulator.kernels.profile.KernelProfile`. Rows with ``switch = ""`` are differences
-the model does not represent; their ``note`` says why (no file pages, no THP, not measurable
+the model does not represent; their ``note`` says why (no file pages, no mTHP, not measurable
 here). A release's profile is :data:`BASE` (6.1 LTS) with every change of an earlier or equal
 release applied in order; a never-merged series (:data:`VARIANTS`) is its base release plus its
 own changes.
@@ -66,13 +66,16 @@ CHANGES: tuple[Change, ...] = (
            "walkers", "no_wait"),
     Change("6.5", "arm64 kvm_age_gfn ages the whole notifier range, not the leaf at its start",
            "df6556adf27b (kvmarm fixes for 6.5)",
-           note="not modelled: only differs for calls over more than one page (THP)"),
+           note="not modelled: it differs only for a call over a range of several leaves, and "
+                "the model's arm64 maps a 2 MiB block wherever the host maps a THP, so a "
+                "PMD_SIZE call meets one leaf in every release"),
     Change("6.6", "arm64 unmap defers per-IPA TLBIs to one range TLBI (FEAT_TLBIRANGE + FWB)",
            "stage2_unmap_defer_tlb_flush (Raghavendra Rao Ananta)",
            note="not modelled: the unmap still invalidates every stage-1 entry of the VMID "
                 "(vmalle1is); release inferred"),
     Change("6.10", "anonymous mTHP swapped out whole", "Ryan Roberts, 'mm: swap: allow "
-           "storage of all mTHP orders'", note="not modelled: large folios; release inferred"),
+           "storage of all mTHP orders'", note="not modelled: mTHP is not (PMD-mapped THPs "
+           "are, swapped out whole in every modelled release); release inferred"),
     Change("6.11.7", "the aging walk and look-around consult secondary MMUs "
            "({ptep,pmdp}_clear_young_notify); the rmap path calls look-around or "
            "ptep_clear_flush_young_notify, never both",

@@ -25,10 +25,17 @@ The designs (DESIGN §2), each a :class:`~simulator.mm.notify.SecondaryMmu`:
   ``clear_young`` (``should_look_around``); a secondary-only young pivot allows look-around
   only if the answer carried ``MMU_NOTIFIER_YOUNG_FAST``; the window then uses the two bitmap
   calls. On ``UNRELIABLE`` the caller does what ``unreliable_fallback`` says: ``blind`` (treat
-  the secondary as not young, the behaviour David Matlack warned about) or ``per_page``;
+  the secondary as not young, the behaviour David Matlack warned about) or ``per_page``.
+  ``bitmap_variant`` picks the batches as intended or the 7/7 code as posted, whose clear
+  call mis-indexes KVM's bitmap (``simulator.kvm.bitmap_batch``);
 - ``fast_only`` (v5–v7): only subscribers that can age without blocking (``has_fast_aging``:
   aging lock ``none`` or ``rmap``) are consulted in the walk and look-around; others are
   skipped and read as not young. The pivot falls back to the normal call on ``FAST_FAILED``.
+
+PMD-mapped THPs (``simulator.mm.folio``): the walk's ``pmdp_clear_young_notify`` is one
+``clear_young`` over PMD_SIZE per THP from 6.12 (and in v3, without a bitmap), none before;
+the eviction rmap's ``pmdp_clear_flush_young_notify`` is one ``clear_flush_young`` over PMD_SIZE
+in every design (no look-around for a PMD); unmapping a THP is one invalidation of 2 MiB.
 
 Flushes: ``clear_flush_young`` (the pre-6.12 MGLRU eviction pivot, and the classic LRU's rmap
 check) flushes the VM's TLBs when it found a young SPTE, as the kernel release does it
@@ -48,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.accounting import Work
+from simulator.kvm import bitmap_batch
 from simulator.kvm.backends.base import (
     FAST_LOCKS,
     BoolArray,
@@ -55,46 +63,35 @@ from simulator.kvm.backends.base import (
     KvmBackend,
     charge_aging_calls,
 )
+from simulator.kvm.bitmap_batch import (
+    BITMAP_BITS,
+    MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE,
+    bitmap_bits,
+    pack_bitmap,
+)
+from simulator.kvm.false_young import FalseYoung
 from simulator.kvm.tlb import Tlbs
-from simulator.mm.constants import MIN_LRU_BATCH
+from simulator.mm.folio import expand_ranges
 from simulator.params import NoParams, param
 
 MMU_NOTIFIER_YOUNG = 1 << 0
-MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE = 1 << 1
 MMU_NOTIFIER_YOUNG_FAST = 1 << 2
 MMU_NOTIFIER_FAST_YOUNG = 1 << 0
 """v5 ``test_clear_young_fast_only``: succeeded and found young."""
 MMU_NOTIFIER_FAST_FAILED = 1 << 1
 """v5: could not do an accurate fast-only test/clear."""
 
-BITMAP_BITS = MIN_LRU_BATCH
-
-
-_WEIGHTS = np.left_shift(np.uint64(1), np.arange(BITMAP_BITS, dtype=np.uint64))
-
-
-def pack_bitmap(young: BoolArray) -> int:
-    """The ``unsigned long`` bitmap of a range ``[start, end)`` given per page in address
-    order: bit i is the page ``end - (i + 1)`` (reverse order, v1–v3)."""
-    n = len(young)
-    assert n <= BITMAP_BITS
-    return int(np.sum(_WEIGHTS[:n][young[::-1]], dtype=np.uint64))
-
-
-def bitmap_bits(bitmap: int, end: int, pages: IntArray) -> BoolArray:
-    """Which of ``pages`` are set in a bitmap of the range ending at ``end`` (exclusive)."""
-    shift = (end - 1 - pages).astype(np.uint64)
-    out: BoolArray = ((np.uint64(bitmap) >> shift) & np.uint64(1)).astype(bool)
-    return out
-
-
 class KvmAgingOps:
     """KVM's aging notifier handlers for one VM, with call and flag accounting."""
 
     def __init__(self, backend: KvmBackend, tlbs: Tlbs, *, tlb_flush_on_age: bool,
-                 young_flush: bool | None = None) -> None:
+                 young_flush: bool | None = None, false_young: FalseYoung | None = None,
+                 ) -> None:
         self.backend = backend
         self.tlbs = tlbs
+        self.false_young = false_young if false_young is not None and false_young.active \
+            else None
+        """Speculative A bits and lost cmpxchgs (``simulator.kvm.false_young``), if any."""
         self.young_flush = (backend.kernel.young_flush(backend.name) if young_flush is None
                             else young_flush)
         """``clear_flush_young`` flushes when it found a young SPTE (the release's rule)."""
@@ -111,6 +108,12 @@ class KvmAgingOps:
     def fast(self) -> bool:
         """v5–v7 ``has_fast_aging``: aging never blocks on mmu_lock."""
         return self.backend.aging_lock in FAST_LOCKS
+
+    def _age(self, pages: IntArray, clear: bool, work: Work) -> BoolArray:
+        """The backend's harvest of ``pages``' SPTEs, with the false-young sources if any."""
+        if self.false_young is None:
+            return self.backend.age_sptes(pages, clear)
+        return self.false_young.harvest(pages, clear, work)
 
     def _flush(self, flushes: int, work: Work) -> None:
         """``kvm_flush_remote_tlbs`` after ``flushes`` calls that found young SPTEs: every vCPU
@@ -133,7 +136,7 @@ class KvmAgingOps:
                           flush: bool = False) -> tuple[BoolArray, np.ndarray]:
         """One ``clear_young(addr, addr + PAGE_SIZE, NULL)`` per page: (young, flags). With
         ``flush`` (``clear_flush_young``) a call that finds a young SPTE flushes."""
-        young = self.backend.age_sptes(pages, clear=True)
+        young = self._age(pages, True, work)
         flushes = int(young.sum()) if flush or self.tlb_flush_on_age else 0
         charge_aging_calls(work, self.backend, len(pages), len(pages), flushes)
         flag = MMU_NOTIFIER_YOUNG_FAST if self.bitmap_supported else MMU_NOTIFIER_YOUNG
@@ -146,6 +149,23 @@ class KvmAgingOps:
         young, _ = self.clear_young_pages(pages, work, flush=self.young_flush)
         return young
 
+    def clear_young_ranges(self, starts: IntArray, sizes: IntArray, work: Work, *,
+                           flush: bool = False) -> BoolArray:
+        """One ``clear_young(start, start + size)`` per range (a THP's 2 MiB:
+        ``pmdp_clear_young_notify``; with ``flush``, ``pmdp_clear_flush_young_notify``): each
+        visits a 2 MiB leaf or up to ``size`` 4 KiB ones, clears them and returns one bit.
+        Charged as one call over the range's pages (the backend's range cost)."""
+        pages = expand_ranges(starts, sizes)
+        leaf = self.backend.sptes.is_leaf(pages)
+        young_leaf = self._age(pages[leaf], True, work)
+        young_pages = np.zeros(len(pages), dtype=bool)
+        young_pages[leaf] = young_leaf
+        young: BoolArray = np.add.reduceat(young_pages, np.cumsum(sizes) - sizes) > 0
+        flushes = int(young.sum()) if flush or self.tlb_flush_on_age else 0
+        charge_aging_calls(work, self.backend, len(starts), int(sizes.sum()), flushes)
+        self._flush(flushes, work)
+        return young
+
     # --- v3 bitmap calls ------------------------------------------------------------------
     def test_young(self, start: int, end: int, work: Work) -> tuple[int, int]:
         """``test_young(start, end, bitmap)``: (flags, bitmap of young pages)."""
@@ -154,7 +174,7 @@ class KvmAgingOps:
         if not self.bitmap_supported:
             self._charge_unreliable(work)
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE, 0
-        young = self.backend.age_sptes(np.arange(start, end, dtype=np.int64), clear=False)
+        young = self._age(np.arange(start, end, dtype=np.int64), False, work)
         charge_aging_calls(work, self.backend, 1, end - start)
         bitmap = pack_bitmap(young)
         if bitmap:
@@ -171,7 +191,7 @@ class KvmAgingOps:
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE
         pages = np.arange(start, end, dtype=np.int64)
         want = bitmap_bits(bitmap, end, pages)
-        young = self.backend.age_sptes(pages[want], clear=True)
+        young = self._age(pages[want], True, work)
         flushes = int(bool(young.any())) if self.tlb_flush_on_age else 0
         charge_aging_calls(work, self.backend, 1, end - start, flushes)
         self._flush(flushes, work)
@@ -182,38 +202,70 @@ class KvmAgingOps:
 
 
 class NotifierDesign:
-    """Base of the four designs: the unmap path is the same for all of them."""
+    """Base of the four designs: the unmap path and the eviction of a PMD-mapped THP are the
+    same for all of them."""
 
     name = ""
 
-    def __init__(self, ops: KvmAgingOps, unreliable_fallback: str = "blind") -> None:
+    def __init__(self, ops: KvmAgingOps, unreliable_fallback: str = "blind",
+                 bitmap_variant: str = "intended") -> None:
         self.ops = ops
         self.unreliable_fallback = unreliable_fallback
+        self.bitmap_variant = bitmap_variant
 
     @property
     def examines_old_ptes(self) -> bool:
         return True
 
-    def invalidate_range(self, pages: IntArray, work: Work) -> None:
-        """``mmu_notifier_invalidate_range_start`` per evicted page (one call per folio): the
-        zap, and one ``kvm_flush_remote_tlbs`` for every call that zapped a present SPTE."""
-        zapped = self.ops.backend.unmap(pages, work)
-        self.ops.tlbs.invalidate(pages)
+    def invalidate_range(self, pages: IntArray, work: Work,
+                         sizes: IntArray | None = None) -> None:
+        """``mmu_notifier_invalidate_range_start`` per evicted folio (``pages`` are heads of
+        ``sizes`` pages; None: 4 KiB folios): the zap, and one ``kvm_flush_remote_tlbs`` for
+        every call that zapped a present SPTE."""
+        large = sizes > 1 if sizes is not None else None
+        if sizes is not None and large is not None and large.any():
+            zapped = self.ops.backend.unmap_ranges(pages[large], sizes[large], work)
+            self.ops.tlbs.invalidate(expand_ranges(pages[large], sizes[large]))
+            pages = pages[~large]
+        else:
+            zapped = 0
+        if len(pages):
+            zapped += self.ops.backend.unmap(pages, work)
+            self.ops.tlbs.invalidate(pages)
         if zapped:
             self.ops.tlbs.flush_all(zapped * self.ops.backend.flush_vcpu_ns())
 
     def clear_flush_young(self, pages: IntArray, work: Work) -> BoolArray:
         return self.ops.clear_flush_young_pages(pages, work)
 
+    def pmd_clear_flush_young(self, heads: IntArray, sizes: IntArray, work: Work) -> BoolArray:
+        """``pmdp_clear_flush_young_notify`` for PMD-mapped THPs at eviction (every release
+        and design: ``folio_referenced_one`` has no look-around for a PMD): one
+        ``clear_flush_young`` over PMD_SIZE each, flushing when young as the release does."""
+        return self.ops.clear_young_ranges(heads, sizes, work, flush=self.ops.young_flush)
+
+    def walk_pmd_young(self, heads: IntArray, sizes: IntArray, candidates: BoolArray,
+                       work: Work) -> BoolArray:
+        """The secondary half of ``pmdp_clear_young_notify`` for the walk's THP PMDs (6.12+,
+        1d4832becdc2; v3 the same, without a bitmap): one ``clear_young`` over PMD_SIZE per
+        candidate."""
+        out = np.zeros(len(heads), dtype=bool)
+        if candidates.any():
+            out[candidates] = self.ops.clear_young_ranges(heads[candidates],
+                                                          sizes[candidates], work)
+        return out
+
     # the three consultation points each design defines (simulator.mm.notify.SecondaryMmu)
-    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work,
+                   valid: BoolArray | None = None) -> BoolArray:
         raise NotImplementedError
 
     def pivot_young(self, pages: IntArray, primary_young: BoolArray,
                     work: Work) -> tuple[BoolArray, BoolArray]:
         raise NotImplementedError
 
-    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work,
+                     valid: BoolArray | None = None) -> BoolArray:
         raise NotImplementedError
 
 
@@ -226,15 +278,21 @@ class Blind(NotifierDesign):
     def examines_old_ptes(self) -> bool:
         return False  # get_pte_pfn skipped every old PTE before 6.12
 
-    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work,
+                   valid: BoolArray | None = None) -> BoolArray:
         return np.zeros(pages.shape, dtype=bool)
+
+    def walk_pmd_young(self, heads: IntArray, sizes: IntArray, candidates: BoolArray,
+                       work: Work) -> BoolArray:
+        return np.zeros(len(heads), dtype=bool)  # pmdp_test_and_clear_young only (≤6.11.6)
 
     def pivot_young(self, pages: IntArray, primary_young: BoolArray,
                     work: Work) -> tuple[BoolArray, BoolArray]:
         secondary = self.ops.clear_flush_young_pages(pages, work)
         return primary_young | secondary, primary_young
 
-    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work,
+                     valid: BoolArray | None = None) -> BoolArray:
         return np.zeros(window.shape, dtype=bool)
 
 
@@ -249,7 +307,8 @@ class PerPage(NotifierDesign):
             out[candidates], _ = self.ops.clear_young_pages(pages[candidates], work)
         return out
 
-    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work,
+                   valid: BoolArray | None = None) -> BoolArray:
         return self._each(pages, candidates, work)
 
     def pivot_young(self, pages: IntArray, primary_young: BoolArray,
@@ -258,52 +317,28 @@ class PerPage(NotifierDesign):
         young = primary_young | secondary
         return young, young
 
-    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work,
+                     valid: BoolArray | None = None) -> BoolArray:
         return self._each(window, candidates, work)
 
 
 class Bitmap(PerPage):
-    """v3: two bitmap calls per 64 PTEs; look-around on a secondary-only pivot iff FAST."""
+    """v3: two bitmap calls per 64 PTEs (``simulator.kvm.bitmap_batch``: as intended, or as
+    posted); look-around on a secondary-only pivot iff FAST."""
 
     name = "bitmap"
 
-    def _batch(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
-        """``test_spte_young`` + ``clear_spte_young`` over one ≤64-page contiguous batch."""
-        out = np.zeros(len(pages), dtype=bool)
-        if not candidates.any():
-            return out
-        start, end = int(pages[0]), int(pages[-1]) + 1
-        flags, bitmap = self.ops.test_young(start, end, work)
-        if flags & MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE:
-            if self.unreliable_fallback == "per_page":
-                return self._each(pages, candidates, work)
-            return out  # "blind": nothing was tested, nothing is young
-        bits = bitmap_bits(bitmap, end, pages)
-        # skip_spte_young(): drop bits of PTEs that will not be promoted
-        bits &= candidates
-        if bits.any():
-            idx = np.flatnonzero(bits)
-            first, last = int(pages[idx[0]]), int(pages[idx[-1]]) + 1
-            self.ops.clear_young(first, last, pack_bitmap(bits[idx[0]:idx[-1] + 1]), work)
-        return bits
+    def _batched(self, pages: IntArray, candidates: BoolArray, work: Work,
+                 valid: BoolArray | None) -> BoolArray:
+        fallback = self._each if self.unreliable_fallback == "per_page" else None
+        if self.bitmap_variant == "posted_v3":
+            return bitmap_batch.posted(self.ops, pages, candidates,
+                                       candidates if valid is None else valid, work, fallback)
+        return bitmap_batch.intended(self.ops, pages, candidates, work, fallback)
 
-    def _batched(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
-        flat_p, flat_c = pages.reshape(-1), candidates.reshape(-1)
-        out = np.zeros(flat_p.shape, dtype=bool)
-        # batches of 64 aligned to the range start, never crossing a discontinuity or a row
-        # (a row is one PTE table of the walk, or one look-around window)
-        row = pages.shape[-1] if pages.ndim > 1 else len(flat_p)
-        cut = np.diff(flat_p) != 1
-        cut[row - 1::row] = True
-        breaks = np.flatnonzero(cut) + 1
-        for seg_lo, seg_hi in zip(np.r_[0, breaks], np.r_[breaks, len(flat_p)], strict=True):
-            for lo in range(int(seg_lo), int(seg_hi), BITMAP_BITS):
-                hi = min(lo + BITMAP_BITS, int(seg_hi))
-                out[lo:hi] = self._batch(flat_p[lo:hi], flat_c[lo:hi], work)
-        return out.reshape(pages.shape)
-
-    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
-        return self._batched(pages, candidates, work)
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work,
+                   valid: BoolArray | None = None) -> BoolArray:
+        return self._batched(pages, candidates, work, valid)
 
     def pivot_young(self, pages: IntArray, primary_young: BoolArray,
                     work: Work) -> tuple[BoolArray, BoolArray]:
@@ -313,12 +348,15 @@ class Bitmap(PerPage):
             work.notifier_fast += int(fast.sum())
         return primary_young | secondary, primary_young | (secondary & fast)
 
-    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
-        return self._batched(window, candidates, work)
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work,
+                     valid: BoolArray | None = None) -> BoolArray:
+        return self._batched(window, candidates, work, valid)
 
 
 class FastOnly(PerPage):
-    """v5–v7: consult only subscribers with ``has_fast_aging``; others read as not young."""
+    """v5–v7: consult only subscribers with ``has_fast_aging``; others read as not young.
+    THP PMDs in the walk are treated like PTEs (a fast-only call over PMD_SIZE, inferred: the
+    series' PMD path was not re-read)."""
 
     name = "fast_only"
 
@@ -333,8 +371,17 @@ class FastOnly(PerPage):
         work.notifier_fast += int(out.sum())
         return out
 
-    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work,
+                   valid: BoolArray | None = None) -> BoolArray:
         return self._fast_calls(pages, candidates, work)
+
+    def walk_pmd_young(self, heads: IntArray, sizes: IntArray, candidates: BoolArray,
+                       work: Work) -> BoolArray:
+        if not self.ops.fast:
+            return np.zeros(len(heads), dtype=bool)
+        out = super().walk_pmd_young(heads, sizes, candidates, work)
+        work.notifier_fast += int(out.sum())
+        return out
 
     def pivot_young(self, pages: IntArray, primary_young: BoolArray,
                     work: Work) -> tuple[BoolArray, BoolArray]:
@@ -346,7 +393,8 @@ class FastOnly(PerPage):
             work.notifier_fast += int(secondary.sum())
         return primary_young | secondary, primary_young | (secondary & self.ops.fast)
 
-    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work,
+                     valid: BoolArray | None = None) -> BoolArray:
         return self._fast_calls(window, candidates, work)
 
 
@@ -357,6 +405,10 @@ class BitmapParams:
     unreliable_fallback: str = param("blind", choices=("blind", "per_page"),
                                      doc="bitmap design: what the caller does on "
                                          "MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE")
+    bitmap_variant: str = param("intended", choices=("intended", "posted_v3"),
+                                doc="bitmap design: the API as intended, or the v3 patches "
+                                    "as posted (batches start at the first present PTE; the "
+                                    "clear call trims end but passes the bitmap unshifted)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,8 +432,9 @@ NOTIFIER_DESIGNS: dict[str, DesignEntry] = {e.cls.name: e for e in (
 DESIGNS: dict[str, type[NotifierDesign]] = {name: e.cls for name, e in NOTIFIER_DESIGNS.items()}
 
 
-def make_design(name: str, ops: KvmAgingOps, unreliable_fallback: str) -> NotifierDesign:
+def make_design(name: str, ops: KvmAgingOps, unreliable_fallback: str,
+                bitmap_variant: str = "intended") -> NotifierDesign:
     """The notifier design ``name`` over KVM's ops."""
     if name not in DESIGNS:
         raise ValueError(f"unknown notifier design {name!r} (known: {', '.join(DESIGNS)})")
-    return DESIGNS[name](ops, unreliable_fallback)
+    return DESIGNS[name](ops, unreliable_fallback, bitmap_variant)

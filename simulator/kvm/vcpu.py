@@ -10,6 +10,9 @@ its start, and its effects are applied at once (the TLB hits refresh their recen
 misses fill in ascending page order). The error is bounded by the quantum: at most
 ``quantum_accesses`` touches of one vCPU can be reordered relative to another actor's step.
 ``tests/test_tlb_vcpu.py`` checks the batched path against a per-access reference.
+
+A touch of a page under a 2 MiB SPTE uses that leaf's translation: one TLB entry (tagged with
+the leaf's first gfn) and one A/D bit pair for the 512 pages (``kvm.sptes``).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def run_quantum(vcpu: int, pages: IntArray, writes: BoolArray, sptes: Sptes,
     per page, whether any of its touches wrote.
     """
     n = len(pages)
+    pages = sptes.leaf(pages)
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return Quantum(accesses=0, tlb_misses=0, access_faults=0, fault_pages=empty,

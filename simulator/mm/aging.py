@@ -22,13 +22,24 @@ Models mm/vmscan.c: one iteration over the memcg's mm list produces one generati
   young folios (``folio_update_gen``: one or two sightings by release). A table with at least
   one young PTE per cache line (``suitable_to_scan``) is carried into the next Bloom filter.
 
+- **THP PMDs** (``walk_pmd_range`` → ``walk_pmd_range_locked``): a PMD-mapped THP is one leaf
+  (``MM_LEAF_TOTAL``) visited whatever the Bloom filter says, skipped when old only in mms
+  without notifiers (``get_pmd_pfn``; before 6.11.7 always, ``examines_old_ptes``), and
+  test-and-cleared by ``pmdp_clear_young_notify``: the PMD's A bit and, from 6.11.7/6.12
+  (1d4832becdc2) and in v3, one ``clear_young`` over PMD_SIZE (``walk_pmd_young``). A young THP
+  is promoted as one folio and never feeds the Bloom filter. The kernel queues up to 64 more
+  THP PMDs behind the first of a batch and takes the PMD lock once per batch (≤ 64 + 2 PMDs per
+  ``spin_trylock``, a batch ending at each PUD); the model counts those batches
+  (``WalkResult.thp_batches``, :func:`pmd_lock_batches`) but, as for the PTE table's lock,
+  charges no lock time and never fails the trylock.
+
 The walk is a generator that yields a :class:`~simulator.accounting.Work` record every
 ``TABLES_PER_STEP`` PTE tables, so the SimPy actor driving it can advance simulated time (and let
 vCPUs and other walkers run) in between, like the kernel walker yielding at ``MAX_LRU_BATCH`` or
 ``need_resched``; a waiting walker yields :data:`WAIT`.
 
 Simplifications: every mm is eligible each iteration (the per-node ``bitmap`` set on context
-switch is assumed set: vCPUs and the host task always run); no THP, no non-leaf PMD A bit;
+switch is assumed set: vCPUs and the host task always run); no non-leaf PMD A bit;
 ``mmap_read_trylock`` and ``spin_trylock(ptl)`` always succeed.
 """
 
@@ -42,7 +53,13 @@ import numpy as np
 from simulator.accounting import Work
 from simulator.costs import CostConfig
 from simulator.mm.bloom import BloomFilters, pmd_item
-from simulator.mm.constants import DEF_PRIORITY, MIN_NR_GENS, PTRS_PER_PTE, SUITABLE_TO_SCAN_N
+from simulator.mm.constants import (
+    DEF_PRIORITY,
+    MIN_LRU_BATCH,
+    MIN_NR_GENS,
+    PTRS_PER_PTE,
+    SUITABLE_TO_SCAN_N,
+)
 from simulator.mm.lruvec import Lruvec
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
@@ -90,6 +107,8 @@ class WalkResult:
     """This walker produced the new generation (it ended the iteration)."""
     mms_walked: int = 0
     waited: bool = False
+    thp_batches: int = 0
+    """PMD-lock batches of THP PMDs (``walk_pmd_range_locked``)."""
 
 
 @dataclass(slots=True)
@@ -102,6 +121,40 @@ class MmState:
     """Cursor: index of the mm handed out last, -1 at the list head."""
     walkers: int = 0
     """Walkers inside the current iteration (before 6.4: the last one to leave ends it)."""
+
+
+PMDS_PER_PUD = 512
+
+
+def pmd_lock_batches(tables: np.ndarray) -> int:
+    """How many times ``walk_pmd_range_locked`` takes a PMD lock for the THP PMDs at
+    ``tables`` (ascending PTE-table indices = PMD indices): the first THP PMD of a batch is
+    remembered, later ones within ``MIN_LRU_BATCH`` PMD slots are queued in its bitmap, the
+    next one beyond flushes the batch together with itself, and each PUD's end flushes what
+    is queued."""
+    batches = 0
+    first = -1
+    for t in tables.tolist():
+        if first >= 0 and t // PMDS_PER_PUD != first // PMDS_PER_PUD:
+            batches += 1  # walk_pmd_range_locked(pud, -1, ...) at the PUD's end
+            first = -1
+        if first < 0:
+            first = t
+        elif t - first > MIN_LRU_BATCH:
+            batches += 1
+            first = -1
+    return batches + (first >= 0)
+
+
+def drain(walker: Generator[Work | _Wait, None, WalkResult]) -> WalkResult:
+    """Run a walker (``Aging.try_to_inc_max_seq``) to its end without simulated time: for
+    tests and tools that need its result only."""
+    while True:
+        try:
+            next(walker)
+        except StopIteration as stop:
+            result: WalkResult = stop.value
+            return result
 
 
 def _table_run(tables: np.ndarray) -> slice | None:
@@ -262,6 +315,11 @@ class Aging:
         allocated = pt.table_allocated[tables]
         stats.leaf_total += int((~allocated).sum())  # !pmd_present: MM_LEAF_TOTAL++
         tables = tables[allocated]
+        if pt.folios.nr_huge:
+            huge = pt.folios.huge[tables]
+            if huge.any():  # pmd_trans_huge: before and regardless of the Bloom filter
+                self._walk_thp(self.notifiers.get(mm_id), tables[huge], result, work, stats)
+                tables = tables[~huge]
         items = pmd_item(mm_id, tables)
         if self.use_bloom and not result.force_scan:
             work.cpu_ns += len(tables) * costs.bloom_ns
@@ -291,11 +349,12 @@ class Aging:
         # get_pte_pfn + get_pfn_folio: present and on an LRU list; old PTEs are skipped
         # unless a secondary MMU may hold the young bit.
         if view:
-            on_lru = pt.present[view].reshape(pages.shape) \
-                & (lruvec.gen[view].reshape(pages.shape) >= 0)
+            present = pt.present[view].reshape(pages.shape)
+            on_lru = present & (lruvec.gen[view].reshape(pages.shape) >= 0)
             pyoung = pt.young[view].reshape(pages.shape)  # a view: read before the clear
         else:
-            on_lru = pt.present[pages] & (lruvec.gen[pages] >= 0)
+            present = pt.present[pages]
+            on_lru = present & (lruvec.gen[pages] >= 0)
             pyoung = pt.young[pages]
         consult = notifier is not None and notifier.examines_old_ptes
         examined = on_lru & (pyoung | consult)
@@ -305,7 +364,7 @@ class Aging:
         else:
             pt.young[pages[examined]] = False  # ptep_test_and_clear_young
         if notifier is not None:
-            young |= notifier.walk_young(pages, on_lru, work) & on_lru
+            young |= notifier.walk_young(pages, on_lru, work, valid=present) & on_lru
         nyoung = young.sum(axis=1)
         stats.leaf_young += int(nyoung.sum())
         # suitable_to_scan(): carry the table over to the next generation's filter.
@@ -325,6 +384,32 @@ class Aging:
         else:
             decided, verdicts = pages[on_lru], young[on_lru]
         result.confusion.add(self.truth.score(decided, verdicts, "walk"))
+
+    def _walk_thp(self, notifier: SecondaryMmu | None, tables: np.ndarray,
+                  result: WalkResult, work: Work, stats: MmStats) -> None:
+        """The THP branch of ``walk_pmd_range`` and ``walk_pmd_range_locked``: one PMD per
+        THP, ``pmdp_clear_young_notify``, promotion, no Bloom filter feedback."""
+        pt, lruvec = self.pt, self.lruvec
+        heads = tables * PTRS_PER_PTE
+        sizes = np.full(len(heads), PTRS_PER_PTE, dtype=np.int64)
+        stats.leaf_total += len(heads)
+        work.cpu_ns += len(heads) * self.costs.pte_scan_ns  # get_pmd_pfn + get_pfn_folio
+        on_lru = lruvec.gen[heads] >= 0
+        pyoung = pt.young[heads]
+        consult = notifier is not None and notifier.examines_old_ptes
+        queued = pyoung | consult  # get_pmd_pfn; get_pfn_folio runs under the PMD lock
+        examined = on_lru & queued
+        pt.young[heads[examined]] = False  # pmdp_test_and_clear_young
+        young = pyoung & examined
+        if notifier is not None:
+            young |= notifier.walk_pmd_young(heads, sizes, examined, work) & examined
+        stats.leaf_young += int(young.sum())
+        result.thp_batches += pmd_lock_batches(tables[queued])
+        first, promoted = lruvec.folio_update_gen(heads[young])
+        work.cpu_ns += int(young.sum()) * self.costs.gen_update_ns
+        result.first_sightings += first
+        result.promoted += promoted
+        result.confusion.add(self.truth.score(heads[on_lru], young[on_lru], "walk"))
 
     def _account(self, result: WalkResult, stats: MmStats) -> None:
         for target in (result.stats, self.mm_stats):

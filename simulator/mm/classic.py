@@ -26,6 +26,14 @@ Models the kernel's two-list reclaim of one lruvec, ≈6.12 text:
   list, the proportional scaling of the other type has nothing to scale); at the end the
   active list is aged once more if the inactive list is low.
 
+Large folios (PMD-mapped THPs, ``simulator.mm.folio``): a THP is one list entry of 512 pages.
+``isolate_lru_folios`` counts its pages against ``nr_to_scan`` (``scan += nr_pages``: a folio is
+taken while fewer than ``nr_to_scan`` pages were), list sizes and the non-resident clock move by
+pages, its rmap check is ``pmdp_clear_flush_young_notify`` (the PMD A bit, one
+``clear_flush_young`` over PMD_SIZE into KVM), and it is swapped out whole, as MGLRU does
+(``simulator.mm.eviction``). Counts returned (scanned, reclaimed, activated, kept,
+deactivated) are pages, as the kernel's vmstat counts them; ``rmap_walks`` counts folios.
+
 Simplifications: anonymous memory only, so ``get_scan_count``'s anon/file balance
 (``SCAN_FRACT``) has no file list to weigh and the anon lists are scanned as with
 ``SCAN_ANON``; one VMA per mm (``referenced`` is 0 or 1, never "more than one VMA"); no
@@ -44,7 +52,8 @@ import numpy.typing as npt
 from simulator.accounting import Work
 from simulator.costs import CostConfig
 from simulator.mm.constants import PTRS_PER_PTE
-from simulator.mm.fault import FaultResult
+from simulator.mm.fault import FaultResult, map_faults
+from simulator.mm.folio import FolioMap, expand_mask, expand_ranges, weighted_bincount
 from simulator.mm.lruvec import InvariantError
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
@@ -73,7 +82,8 @@ class _Snapshot:
 class ClassicLists:
     """The anon lists of one lruvec and the folio flags they use."""
 
-    def __init__(self, nr_pages: int) -> None:
+    def __init__(self, nr_pages: int, folios: FolioMap | None = None) -> None:
+        self.folios = folios if folios is not None else FolioMap(-(-nr_pages // 512))
         self.lru = np.full(nr_pages, -1, dtype=np.int8)
         """Which list a folio is on: INACTIVE, ACTIVE, or -1 (not on an LRU list)."""
         self.pos = np.zeros(nr_pages, dtype=np.int64)
@@ -97,7 +107,7 @@ class ClassicLists:
         self.lru[pages] = lst
         self.pos[pages] = self._head + np.arange(k, dtype=np.int64)
         self._head += k
-        self.nr[lst] += k
+        self.nr[lst] += self.folios.total(pages)
 
     def isolate(self, lst: int, n: int) -> IntArray:
         """``isolate_lru_folios``: take up to ``n`` folios from the tail of list ``lst``.
@@ -122,13 +132,23 @@ class ClassicLists:
                 continue
             window = slice(snap.cursor, snap.cursor + need)
             cand = snap.pages[window]
-            live = cand[(self.lru[cand] == lst) & (self.pos[cand] == snap.pos[window])]
-            snap.cursor += len(cand)
+            alive = (self.lru[cand] == lst) & (self.pos[cand] == snap.pos[window])
+            sizes = self.folios.sizes(cand)
+            used, got = len(cand), int(np.count_nonzero(alive))
+            if sizes is not None:  # a folio is taken while fewer than n pages were
+                pages_alive = np.where(alive, sizes, 0)
+                before = np.cumsum(pages_alive) - pages_alive
+                alive &= before < need
+                got = int(pages_alive[alive].sum())
+                if got >= need:
+                    used = int(np.flatnonzero(alive)[-1]) + 1
+            live = cand[alive]
+            snap.cursor += used
             self.lru[live] = -1  # off the list now: a refreshed snapshot must not see it
             taken.append(live)
-            need -= len(live)
+            need -= got
         out = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
-        self.nr[lst] -= len(out)
+        self.nr[lst] -= self.folios.total(out)
         return out
 
     def inactive_is_low(self) -> bool:
@@ -140,7 +160,12 @@ class ClassicLists:
         return inactive * ratio < active
 
     def check_invariants(self) -> None:
-        counts = np.bincount(self.lru[self.lru >= 0], minlength=2)
+        heads = np.flatnonzero(self.lru >= 0)
+        if self.folios.nr_huge:
+            tails = heads[(heads % 512 != 0) & self.folios.huge[heads // 512]]
+            if len(tails):
+                raise InvariantError(f"page {int(tails[0])}: a THP tail on a classic list")
+        counts = weighted_bincount(self.lru[heads], self.folios.sizes(heads), 2)
         if not np.array_equal(counts, self.nr):
             raise InvariantError(f"classic list sizes {self.nr.tolist()} != folios on them "
                                  f"{counts.tolist()}")
@@ -172,7 +197,7 @@ class Classic:
     def __init__(self, pt: PageTables, notifiers: dict[int, SecondaryMmu | None],
                  truth: GroundTruth, costs: CostConfig, swap_out_ns: float) -> None:
         self.pt = pt
-        self.lists = ClassicLists(pt.nr_pages)
+        self.lists = ClassicLists(pt.nr_pages, pt.folios)
         self.ws = ClassicWorkingset(pt.nr_pages)
         self.notifiers = notifiers
         self.truth = truth
@@ -192,33 +217,38 @@ class Classic:
         swapped = self.pt.swapped[pages]
         refault, fresh = pages[swapped], pages[~swapped]
         activate, restore = self.ws.workingset_refault(refault, int(lists.nr[ACTIVE]))
-        lists.referenced[pages] = False
-        lists.workingset[pages] = False
+        active = refault[activate]
+        folios, (n_thp, folded) = map_faults(self.pt, pages, writes)
+        lists.referenced[folios] = False
+        lists.workingset[folios] = False
         lists.workingset[refault[restore]] = True
-        self.pt.map_pages(pages, writes)
-        # in fault order: the faulted pages are added to the LRU in ascending page order
-        is_active = np.zeros(len(pages), dtype=bool)
-        is_active[np.flatnonzero(swapped)[activate]] = True
-        lists.add(pages[~is_active], INACTIVE)
-        lists.add(pages[is_active], ACTIVE)
-        return FaultResult(first_touch=len(fresh), swap_in=len(refault),
-                           refault_recent=int(np.count_nonzero(activate)))
+        # in fault order: the new folios are added to the LRU in ascending page order
+        if folios is pages:  # no THP: the folios are the faulting pages, in order
+            is_active = np.zeros(len(pages), dtype=bool)
+            is_active[np.flatnonzero(swapped)[activate]] = True
+        else:
+            is_active = np.isin(folios, active)
+        lists.add(folios[~is_active], INACTIVE)
+        lists.add(folios[is_active], ACTIVE)
+        return FaultResult(first_touch=len(fresh) - folded, swap_in=len(refault),
+                           refault_recent=int(np.count_nonzero(activate)), thp=n_thp)
 
     def mark_accessed(self, pages: IntArray) -> None:
         """``folio_mark_accessed``: the first access sets PG_referenced; a second one on the
         inactive list activates the folio (``folio_activate``, PG_referenced cleared,
         ``workingset_activation`` ticks the non-resident clock)."""
         lists = self.lists
+        pages = np.unique(lists.folios.heads(pages))
         pages = pages[lists.lru[pages] >= 0]
         first = ~lists.referenced[pages]
         lists.referenced[pages[first]] = True
         again = pages[~first & (lists.lru[pages] == INACTIVE)]
         if len(again):
             lists.lru[again] = -1
-            lists.nr[INACTIVE] -= len(again)
+            lists.nr[INACTIVE] -= lists.folios.total(again)
             lists.referenced[again] = False
             lists.add(again, ACTIVE)
-            self.ws.workingset_activation(len(again))
+            self.ws.workingset_activation(lists.folios.total(again))
 
     # --- folio_referenced ---------------------------------------------------------------------
     def folio_referenced(self, pages: IntArray, work: Work, source: str) -> BoolArray:
@@ -228,13 +258,20 @@ class Classic:
         work.cpu_ns += len(pages) * (self.costs.rmap_walk_ns + self.costs.pte_scan_ns)
         referenced = self.pt.young[pages].copy()
         self.pt.young[pages] = False
+        sizes = self.lists.folios.sizes(pages)
         mms = self.mm_of_page[pages]
         for mm_id in np.unique(mms):
             notifier = self.notifiers.get(int(mm_id))
             if notifier is None:
                 continue
-            sel = np.flatnonzero(mms == mm_id)
-            referenced[sel] |= notifier.clear_flush_young(pages[sel], work)
+            sel = mms == mm_id
+            small = sel if sizes is None else sel & (sizes == 1)
+            if sizes is None or small.any():
+                referenced[small] |= notifier.clear_flush_young(pages[small], work)
+            if sizes is not None and (sel & ~small).any():
+                large = sel & ~small  # PMD-mapped: pmdp_clear_flush_young_notify
+                referenced[large] |= notifier.pmd_clear_flush_young(pages[large],
+                                                                    sizes[large], work)
         self.truth.score(pages, referenced, source)
         return referenced
 
@@ -247,7 +284,8 @@ class Classic:
         self.folio_referenced(pages, work, "deactivate")
         lists.workingset[pages] = True
         lists.add(pages, INACTIVE)
-        return ShrinkResult(scanned=len(pages), deactivated=len(pages), rmap_walks=len(pages))
+        n = lists.folios.total(pages)
+        return ShrinkResult(scanned=n, deactivated=n, rmap_walks=len(pages))
 
     def shrink_inactive_list(self, nr_to_scan: int, work: Work) -> ShrinkResult:
         """Isolate up to ``nr_to_scan`` folios from the inactive tail and sort them by
@@ -261,29 +299,35 @@ class Classic:
         activate = referenced & was_referenced
         keep = referenced & ~was_referenced
         reclaim = pages[~referenced]
+        total = lists.folios.total
+        reclaimed = total(reclaim)
         self._reclaim(reclaim, work)
         # move_folios_to_lru: the survivors go back in order, each to its list's head
         lists.add(pages[keep], INACTIVE)
         lists.add(pages[activate], ACTIVE)
-        self.ws.workingset_activation(int(np.count_nonzero(activate)))
-        return ShrinkResult(scanned=len(pages), reclaimed=len(reclaim),
-                            activated=int(np.count_nonzero(activate)),
-                            kept=int(np.count_nonzero(keep)), rmap_walks=len(pages))
+        self.ws.workingset_activation(total(pages[activate]))
+        return ShrinkResult(scanned=total(pages), reclaimed=reclaimed,
+                            activated=total(pages[activate]), kept=total(pages[keep]),
+                            rmap_walks=len(pages))
 
     def _reclaim(self, pages: IntArray, work: Work) -> None:
         """Unmap (``invalidate_range_start`` for KVM), swap out, store the shadow entries."""
         if len(pages) == 0:
             return
+        sizes = self.lists.folios.sizes(pages)
         mms = self.mm_of_page[pages]
         for mm_id in np.unique(mms):
             notifier = self.notifiers.get(int(mm_id))
             if notifier is not None:
-                notifier.invalidate_range(pages[mms == mm_id], work)
-        self.ws.workingset_eviction(pages, self.lists.workingset[pages])
+                sel = mms == mm_id
+                notifier.invalidate_range(pages[sel], work,
+                                          sizes[sel] if sizes is not None else None)
+        self.ws.workingset_eviction(pages, self.lists.workingset[pages], sizes)
         self.lists.referenced[pages] = False
         self.lists.workingset[pages] = False
-        self.pt.unmap_to_swap(pages)
-        work.cpu_ns += len(pages) * self.swap_out_ns
+        swapped = expand_ranges(pages, sizes)
+        self.pt.unmap_to_swap(swapped)
+        work.cpu_ns += len(swapped) * self.swap_out_ns
 
     # --- shrink_lruvec ------------------------------------------------------------------------
     def may_deactivate(self) -> bool:
@@ -320,7 +364,7 @@ class Classic:
 
     def check_invariants(self) -> None:
         self.lists.check_invariants()
-        on = self.lists.lru >= 0
+        on = expand_mask(self.lists.lru >= 0, self.lists.folios)
         if np.any(on != self.pt.present):
             page = int(np.flatnonzero(on != self.pt.present)[0])
             raise InvariantError(f"page {page}: on a classic list but not mapped, or the reverse")

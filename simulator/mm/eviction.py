@@ -25,6 +25,19 @@ Models mm/vmscan.c and mm/rmap.c ``folio_referenced_one``, with the release diff
    (``invalidate_range_start`` for KVM, a remote TLB flush per present SPTE), swapped out, and
    leave a shadow token (``lru_gen_eviction``).
 
+Large folios (PMD-mapped THPs, ``simulator.mm.folio``): ``scan_folios``' budget counts folios
+while its isolation goal (``MIN_LRU_BATCH``) and the returned scan count are in pages, so one THP
+fills a batch (``scanned += delta`` with ``delta = folio_nr_pages``, kernel-round2 D.2). The rmap
+check of a PMD-mapped THP is ``pmdp_clear_flush_young_notify`` over PMD_SIZE (the primary PMD A
+bit and one ``clear_flush_young`` into KVM, flushing as the release does), with no look-around,
+in every release. An unreferenced THP is unmapped by one invalidation of its 2 MiB and swapped
+out whole: ``add_to_swap`` gets 512 contiguous slots on zram and SSD alike (both allocate
+clusters; ``CONFIG_THP_SWAP`` is in every modelled release, x86-64 since ≈4.14 and arm64
+since ≈6.0), zram compresses and stores each 4 KiB page separately (``zram_bio_write``), so it
+costs 512 page writes; ``THP_SWPOUT_FALLBACK`` (no free cluster: split and swap per page) is not
+modelled. The look-around of a PTE-mapped large folio's other PTEs (≤6.13 marks them, ≥6.14
+skips the isolated folio) never arises: every THP here is PMD-mapped until it is swapped out.
+
 Simplifications: anonymous, clean-or-dirty-alike folios (every dirty anon page is swapped out;
 no writeback wait, no ``folio_rotate_reclaimable`` retry), no rmap lock contention, and the
 oldest list is snapshotted per generation (folios added at its head meanwhile are seen when the
@@ -53,6 +66,7 @@ from simulator.mm.constants import (
     PTRS_PER_PTE,
     SUITABLE_TO_SCAN_N,
 )
+from simulator.mm.folio import expand_ranges, weighted_bincount
 from simulator.mm.lruvec import LAZY_REFS, Lruvec, lru_gen_from_seq
 from simulator.mm.notify import SecondaryMmu
 from simulator.mm.pagetable import PageTables
@@ -60,6 +74,7 @@ from simulator.mm.workingset import Workingset
 from simulator.truth import GroundTruth
 
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 
@@ -75,6 +90,8 @@ class EvictResult:
     kept: int = 0
     look_arounds: int = 0
     rmap_walks: int = 0
+    reclaimed_thp: int = 0
+    """THPs among the reclaimed pages (swapped out whole)."""
 
 
 class Eviction:
@@ -146,13 +163,15 @@ class Eviction:
         promoted = gen != old_gen
         protected = ~promoted & ((tier > tier_idx) | lazy)
         isolate = ~promoted & ~protected
-        # Stop once MIN_LRU_BATCH folios are isolated (sequential semantics, vectorised).
-        n_iso = np.cumsum(isolate)
+        sizes = lv.folios.sizes(cand)
+        # Stop once MIN_LRU_BATCH pages are isolated (sequential semantics, vectorised).
+        n_iso = np.cumsum(isolate if sizes is None else isolate * sizes)
         hit = np.flatnonzero(n_iso >= MIN_LRU_BATCH)
         cut = int(hit[0]) + 1 if len(hit) else len(cand)
         cand, gen, promoted, protected, isolate = (
             cand[:cut], gen[:cut], promoted[:cut], protected[:cut], isolate[:cut])
         tier, lazy = tier[:cut], lazy[:cut]
+        sizes = sizes[:cut] if sizes is not None else None
         self._cursor = int(where[cut - 1]) + 1
         # promoted: list_move to the head of the gen it was promoted to
         p = cand[promoted]
@@ -162,12 +181,18 @@ class Eviction:
         new_gen = lv.folio_inc_gen(q)
         lv.move_to_head(q, new_gen)
         counted = protected & ~lazy
-        lv.protected += np.bincount(tier[counted], minlength=MAX_NR_TIERS)
+        lv.protected += weighted_bincount(
+            tier[counted], sizes[counted] if sizes is not None else None, MAX_NR_TIERS)
         iso = cand[isolate]
         lv.del_folios(iso)
-        res.scanned += len(cand)
-        res.sorted += len(p) + len(q)
-        res.isolated += len(iso)
+        if sizes is None:
+            res.scanned += len(cand)
+            res.sorted += len(p) + len(q)
+            res.isolated += len(iso)
+        else:
+            res.scanned += int(sizes.sum())
+            res.sorted += int(sizes[promoted | protected].sum())
+            res.isolated += int(sizes[isolate].sum())
         work.cpu_ns += len(cand) * self.costs.folio_sort_ns
         return np.asarray(iso, dtype=np.int64)
 
@@ -217,9 +242,12 @@ class Eviction:
         res.rmap_walks += len(pages)
         work.cpu_ns += len(pages) * (self.costs.rmap_walk_ns + self.costs.pte_scan_ns)
         referenced = np.zeros(len(pages), dtype=bool)
+        small = ~self.lruvec.folios.is_large(pages) if self.lruvec.folios.nr_huge else None
+        if small is not None and not small.all():
+            referenced[~small] = self._pmd_referenced(pages[~small], work)
         mms = self.mm_of_page[pages]
-        for mm_id in np.unique(mms):
-            sel = np.flatnonzero(mms == mm_id)
+        for mm_id in np.unique(mms if small is None else mms[small]):
+            sel = np.flatnonzero(mms == mm_id if small is None else (mms == mm_id) & small)
             notifier = self.notifiers.get(int(mm_id))
             pv = pages[sel]
             pyoung = pt.young[pv].copy()
@@ -233,6 +261,22 @@ class Eviction:
             if self.look_around and look.any():
                 self.look_around_many(pv[look], int(mm_id), notifier, work)
                 res.look_arounds += int(look.sum())
+        return referenced
+
+    def _pmd_referenced(self, heads: IntArray, work: Work) -> BoolArray:
+        """``folio_referenced_one`` on PMD-mapped THPs: ``pmdp_clear_flush_young_notify``
+        (the PMD's A bit, and KVM over PMD_SIZE), no look-around."""
+        pt = self.pt
+        referenced = pt.young[heads].copy()
+        pt.young[heads] = False
+        mms = self.mm_of_page[heads]
+        for mm_id in np.unique(mms):
+            notifier = self.notifiers.get(int(mm_id))
+            if notifier is not None:
+                sel = np.flatnonzero(mms == mm_id)
+                referenced[sel] |= notifier.pmd_clear_flush_young(
+                    heads[sel], np.full(len(sel), PTRS_PER_PTE, dtype=np.int64), work)
+        self.truth.score(heads, referenced, "rmap")
         return referenced
 
     def lru_gen_look_around(self, pivot: int, mm_id: int, notifier: SecondaryMmu | None,
@@ -288,7 +332,8 @@ class Eviction:
         safe = np.where(valid, win, 0)
         work.cpu_ns += int(width.sum()) * self.costs.pte_scan_ns
         # get_pte_pfn + get_pfn_folio: the isolated pivot (gen -1) is skipped
-        on_lru = valid & pt.present[safe] & (lv.gen[safe] >= 0)
+        present = valid & pt.present[safe]
+        on_lru = present & (lv.gen[safe] >= 0)
         pyoung = pt.young[safe] & valid
         consult = notifier is not None and notifier.examines_old_ptes
         examined = on_lru & (pyoung | consult)
@@ -296,7 +341,7 @@ class Eviction:
         young = pyoung & examined
         if notifier is not None:
             padded = np.where(valid, win, -2)  # -2: never contiguous with a real page
-            young |= notifier.window_young(padded, on_lru, work) & on_lru
+            young |= notifier.window_young(padded, on_lru, work, valid=present) & on_lru
         young_pages = win[young]
         lv.folio_update_gen(young_pages)
         work.cpu_ns += len(young_pages) * self.costs.gen_update_ns
@@ -308,15 +353,21 @@ class Eviction:
             self.aging.bloom.update(lv.max_seq, pmd_item(mm_id, tables[suitable]))
 
     def _reclaim(self, pages: IntArray, work: Work, res: EvictResult) -> None:
-        """Unmap, swap out and leave shadow tokens (``shrink_folio_list`` success path)."""
+        """Unmap, swap out and leave shadow tokens (``shrink_folio_list`` success path); a
+        THP goes whole (one invalidation of 2 MiB, 512 slots, 512 zram page writes)."""
         if len(pages) == 0:
             return
+        sizes = self.lruvec.folios.sizes(pages)
         mms = self.mm_of_page[pages]
         for mm_id in np.unique(mms):
             notifier = self.notifiers.get(int(mm_id))
             if notifier is not None:
-                notifier.invalidate_range(pages[mms == mm_id], work)
+                sel = mms == mm_id
+                notifier.invalidate_range(pages[sel], work,
+                                          sizes[sel] if sizes is not None else None)
         self.workingset.lru_gen_eviction(self.lruvec, pages)
-        self.pt.unmap_to_swap(pages)
-        work.cpu_ns += len(pages) * self.swap_out_ns
-        res.reclaimed += len(pages)
+        swapped = expand_ranges(pages, sizes)
+        self.pt.unmap_to_swap(swapped)
+        work.cpu_ns += len(swapped) * self.swap_out_ns
+        res.reclaimed += len(swapped)
+        res.reclaimed_thp += 0 if sizes is None else int(np.count_nonzero(sizes > 1))

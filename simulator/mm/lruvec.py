@@ -6,7 +6,9 @@ mm/vmscan.c and include/linux/mm_inline.h: ``max_seq``/``min_seq``, ``inc_max_se
 ``folio_inc_gen``, ``lru_gen_set_refs``, ``lru_gen_folio_seq``, ``read_ctrl_pos``,
 ``reset_ctrl_pos``, ``positive_ctrl_err`` and ``get_tier_idx``.
 
-Per-folio state is kept in numpy arrays indexed by page (every folio is one 4 KiB page):
+Per-folio state is kept in numpy arrays indexed by page, on the folio's head page (a 4 KiB
+folio is its own head; a 2 MiB THP's state sits on its first page and its tails read -1 / 0,
+``simulator.mm.folio``):
 
 - ``gen``: the generation field of folio->flags (``seq % MAX_NR_GENS``; -1 = not on an LRU list);
 - ``lst``/``pos``: which list the folio physically sits on and its place in it. Promotion by the
@@ -15,6 +17,10 @@ Per-folio state is kept in numpy arrays indexed by page (every folio is one 4 Ki
   largest value, eviction scans from the smallest (the tail);
 - ``refs``: ``folio_lru_refs()`` (0 = PG_referenced clear, else LRU_REFS field + 1) and
   ``workingset`` (PG_workingset).
+
+Every size counter moves by the folio's pages (``update_batch_size``, ``lru_gen_update_size``):
+``nr_pages`` per generation and the PID controller's ``protected``/``evicted``/``refaulted``;
+counts of folios (``list_len``, the promotions returned) stay folio counts.
 
 Simplifications, stated where they matter: anonymous memory only (one type; ``min_seq`` is a
 scalar, swappiness is irrelevant, ``get_type_to_scan`` always answers anon); one zone; one memcg
@@ -34,6 +40,7 @@ from simulator.mm.constants import (
     MIN_LRU_BATCH,
     MIN_NR_GENS,
 )
+from simulator.mm.folio import FolioMap, weighted_bincount
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -87,7 +94,10 @@ class Lruvec:
     """``struct lru_gen_folio`` plus the per-folio flag bits, for one memcg on one node."""
 
     def __init__(self, nr_pages: int, now_ns: int = 0, *, promotion: str = "two",
-                 tiers: str = "new", insertion: str = "distance") -> None:
+                 tiers: str = "new", insertion: str = "distance",
+                 folios: FolioMap | None = None) -> None:
+        self.folios = folios if folios is not None else FolioMap(-(-nr_pages // 512))
+        """Which heads are large folios (the page tables' map; an empty one in unit tests)."""
         self.two_sightings = promotion == "two"
         """6.14+ ``folio_update_gen``; before, the first young sighting promotes."""
         self.tier_of = lru_tier_from_refs if tiers == "new" else lru_tier_from_refs_before_614
@@ -163,10 +173,11 @@ class Lruvec:
         """
         if len(pages) == 0:
             return
+        sizes = self.folios.sizes(pages)
         if self.youngest_insertion:
             gen = lru_gen_from_seq(self.max_seq)
             self.gen[pages] = gen
-            self.nr_pages[gen] += len(pages)
+            self.nr_pages[gen] += len(pages) if sizes is None else int(sizes.sum())
             self.move_to_head(pages, gen)
             return
         # seq = max(max_seq - MIN_NR_GENS + 1 + workingset, min_seq): two possible values
@@ -177,20 +188,25 @@ class Lruvec:
         n_ws = int(np.count_nonzero(ws))
         if n_ws == 0:
             self.gen[pages] = gen_cold
-            self.nr_pages[gen_cold] += len(pages)
+            self.nr_pages[gen_cold] += len(pages) if sizes is None else int(sizes.sum())
             self.move_to_head(pages, gen_cold)
             return
         gens = np.where(ws, gen_ws, gen_cold).astype(np.int8)
         self.gen[pages] = gens
-        self.nr_pages[gen_cold] += len(pages) - n_ws
-        self.nr_pages[gen_ws] += n_ws
+        if sizes is None:
+            self.nr_pages[gen_cold] += len(pages) - n_ws
+            self.nr_pages[gen_ws] += n_ws
+        else:
+            self.nr_pages[gen_cold] += int(sizes[~ws].sum())
+            self.nr_pages[gen_ws] += int(sizes[ws].sum())
         self.move_to_head(pages, gens.astype(np.int64))
 
     def del_folios(self, pages: IntArray) -> None:
         """``lru_gen_del_folio`` (isolation): take folios off their lists."""
         if len(pages) == 0:
             return
-        self.nr_pages -= np.bincount(self.gen[pages], minlength=MAX_NR_GENS)
+        self.nr_pages -= weighted_bincount(self.gen[pages], self.folios.sizes(pages),
+                                           MAX_NR_GENS)
         self.gen[pages] = -1
         self._set_list(pages, -1)
 
@@ -211,29 +227,28 @@ class Lruvec:
         first = (self.refs[pages] == 0) & ~self.workingset[pages]
         self.refs[pages[first]] = 1
         rest = pages[~first]
-        new_gen = lru_gen_from_seq(self.max_seq)
-        old = self.gen[rest]
-        moved = old != new_gen
-        n_moved = int(np.count_nonzero(moved))
-        if n_moved:
-            self.nr_pages -= np.bincount(old[moved], minlength=MAX_NR_GENS)
-            self.nr_pages[new_gen] += n_moved
-        self.gen[rest] = new_gen
+        n_moved = self._move_to_gen(rest, lru_gen_from_seq(self.max_seq))
         self.workingset[rest] = True
         self.refs[rest] = 0
         return int(np.count_nonzero(first)), n_moved
 
-    def _promote(self, pages: IntArray) -> int:
-        """``folio_update_gen`` before 6.14: the folio moves to ``max_seq`` at once and loses
-        its refs flags (PG_referenced, PG_workingset, LRU_REFS). Returns folios moved."""
-        new_gen = lru_gen_from_seq(self.max_seq)
+    def _move_to_gen(self, pages: IntArray, new_gen: int) -> int:
+        """Rewrite the gen of folios (no list move) and their pages' counts; returns the folios
+        whose gen changed."""
         old = self.gen[pages]
         moved = old != new_gen
         n_moved = int(np.count_nonzero(moved))
         if n_moved:
-            self.nr_pages -= np.bincount(old[moved], minlength=MAX_NR_GENS)
-            self.nr_pages[new_gen] += n_moved
+            sizes = self.folios.sizes(pages[moved])
+            self.nr_pages -= weighted_bincount(old[moved], sizes, MAX_NR_GENS)
+            self.nr_pages[new_gen] += n_moved if sizes is None else int(sizes.sum())
         self.gen[pages] = new_gen
+        return n_moved
+
+    def _promote(self, pages: IntArray) -> int:
+        """``folio_update_gen`` before 6.14: the folio moves to ``max_seq`` at once and loses
+        its refs flags (PG_referenced, PG_workingset, LRU_REFS). Returns folios moved."""
+        n_moved = self._move_to_gen(pages, lru_gen_from_seq(self.max_seq))
         self.refs[pages] = 0
         self.workingset[pages] = False
         return n_moved
@@ -278,8 +293,9 @@ class Lruvec:
         inc = pages[stay]
         self.gen[inc] = new_gen
         self.refs[inc] = 0
-        self.nr_pages[old_gen] -= len(inc)
-        self.nr_pages[new_gen] += len(inc)
+        n = self.folios.total(inc)
+        self.nr_pages[old_gen] -= n
+        self.nr_pages[new_gen] += n
         gens[stay] = new_gen
         return gens
 
@@ -305,7 +321,8 @@ class Lruvec:
             new_gens = self.folio_inc_gen(members)
             counted = refs.astype(np.int64) + ws != LAZY_REFS
             tiers = self.tier_of(refs[counted], ws[counted])
-            self.protected += np.bincount(tiers, minlength=MAX_NR_TIERS)
+            self.protected += weighted_bincount(
+                tiers, self.folios.sizes(members[counted]), MAX_NR_TIERS)
             # taken one by one from the tail and list_move_tail'ed: the run ends up reversed
             for g in np.flatnonzero(np.bincount(new_gens, minlength=MAX_NR_GENS)):
                 self._to_tail(members[new_gens == g][::-1], int(g))
@@ -366,6 +383,12 @@ class Lruvec:
         return tier - 1
 
     # --- invariants ---------------------------------------------------------------------------
+    def _tail_mask(self) -> BoolArray:
+        """Pages that are tails of a THP."""
+        mask = np.repeat(self.folios.huge, 512)[:len(self.gen)]
+        mask[::512] = False
+        return mask
+
     def check_invariants(self) -> None:
         """Raise :class:`InvariantError` when the generation bookkeeping is broken."""
         if not MIN_NR_GENS <= self.nr_gens <= MAX_NR_GENS:
@@ -377,10 +400,15 @@ class Lruvec:
         if len(bad):
             raise InvariantError(f"page {bad[0]} in gen {self.gen[bad[0]]} outside "
                                  f"[min_seq={self.min_seq}, max_seq={self.max_seq}]")
-        counts = np.bincount(self.gen[on], minlength=MAX_NR_GENS)
+        heads = np.flatnonzero(on)
+        counts = weighted_bincount(self.gen[heads], self.folios.sizes(heads), MAX_NR_GENS)
         if not np.array_equal(counts, self.nr_pages):
-            raise InvariantError(f"nr_pages {self.nr_pages.tolist()} != folios per gen "
-                                 f"{counts.tolist()}")
+            raise InvariantError(f"nr_pages {self.nr_pages.tolist()} != pages of the folios "
+                                 f"per gen {counts.tolist()}")
+        tails = on & self._tail_mask() if self.folios.nr_huge else None
+        if tails is not None and np.any(tails):
+            raise InvariantError(f"page {int(np.flatnonzero(tails)[0])}: a THP tail page on "
+                                 "an LRU list (the folio's state lives on its head)")
         if np.any((self.lst >= 0) != on):
             page = int(np.flatnonzero((self.lst >= 0) != on)[0])
             raise InvariantError(f"page {page}: on a list without a gen (or the reverse)")

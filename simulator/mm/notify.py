@@ -13,7 +13,10 @@ Protocol, at the three places mm/vmscan.c and mm/rmap.c consult secondary MMUs:
 - ``window_young``: the look-around window around a young pivot;
 - ``clear_flush_young``: ``ptep_clear_flush_young_notify`` from the classic LRU's rmap walk
   (``folio_referenced_one`` with lru_gen disabled): one call per mapped PTE;
-- ``invalidate_range``: ``mmu_notifier_invalidate_range_start`` when reclaim unmaps a page.
+- ``invalidate_range``: ``mmu_notifier_invalidate_range_start`` when reclaim unmaps a folio;
+- ``walk_pmd_young`` and ``pmd_clear_flush_young``: the same questions over PMD_SIZE for a
+  PMD-mapped THP, in the walk (``pmdp_clear_young_notify``) and at eviction
+  (``pmdp_clear_flush_young_notify``).
 
 Every method test-and-clears the secondary A bits it reports young, and charges its calls to
 the caller's :class:`~simulator.accounting.Work`. ``examines_old_ptes`` is the
@@ -39,8 +42,20 @@ class SecondaryMmu(Protocol):
     @property
     def examines_old_ptes(self) -> bool: ...
 
-    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
-        """Secondary young bits (cleared) of ``candidates`` in ``pages`` (rows = PTE tables)."""
+    def walk_young(self, pages: IntArray, candidates: BoolArray, work: Work,
+                   valid: BoolArray | None = None) -> BoolArray:
+        """Secondary young bits (cleared) of ``candidates`` in ``pages`` (rows = PTE tables;
+        ``valid``: the present PTEs, which pass ``get_pte_pfn``)."""
+        ...
+
+    def walk_pmd_young(self, heads: IntArray, sizes: IntArray, candidates: BoolArray,
+                       work: Work) -> BoolArray:
+        """Secondary young bits (cleared) of the THPs at ``heads`` that are ``candidates``:
+        one call over each one's ``sizes`` pages."""
+        ...
+
+    def pmd_clear_flush_young(self, heads: IntArray, sizes: IntArray, work: Work) -> BoolArray:
+        """``pmdp_clear_flush_young_notify``'s secondary half for THPs being evicted."""
         ...
 
     def pivot_young(self, pages: IntArray, primary_young: BoolArray,
@@ -48,7 +63,8 @@ class SecondaryMmu(Protocol):
         """(referenced, may look around) for eviction pivots whose primary bit was tested."""
         ...
 
-    def window_young(self, window: IntArray, candidates: BoolArray, work: Work) -> BoolArray:
+    def window_young(self, window: IntArray, candidates: BoolArray, work: Work,
+                     valid: BoolArray | None = None) -> BoolArray:
         """Secondary young bits (cleared) of ``candidates`` in a look-around window."""
         ...
 
@@ -57,4 +73,7 @@ class SecondaryMmu(Protocol):
         design): the secondary young bits, cleared."""
         ...
 
-    def invalidate_range(self, pages: IntArray, work: Work) -> None: ...
+    def invalidate_range(self, pages: IntArray, work: Work,
+                         sizes: IntArray | None = None) -> None:
+        """Unmap folios (heads ``pages`` of ``sizes`` pages; None: 4 KiB), one call each."""
+        ...

@@ -7,6 +7,11 @@ is *recent*: ``lru_gen_test_recent`` = ``abs_diff(max_seq, token_seq) < MAX_NR_G
 refault counts in ``refaulted[hist][type][tier]`` (the PID controller's input) and restores
 PG_workingset, so the folio is added to ``max_seq`` instead of ``max_seq - 1``.
 
+A large folio leaves the same token in each of its swap slots (``__delete_from_swap_cache``
+stores the shadow in every slot of the folio's range) and counts its pages in ``evicted``; its
+pages refault one by one as 4 KiB folios, each crediting one page to ``refaulted``
+(``lru_gen_refault`` adds ``folio_nr_pages`` of the new folio).
+
 Simplification: the refs bits are also restored in the kernel, but anonymous folios touched only
 through page tables never carry refs above 1, so only PG_workingset matters here.
 """
@@ -17,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.mm.constants import MAX_NR_GENS, MAX_NR_TIERS
+from simulator.mm.folio import expand_ranges, weighted_bincount
 from simulator.mm.lruvec import Lruvec
 
 IntArray = npt.NDArray[np.int64]
@@ -32,13 +38,16 @@ class Workingset:
         self.token_ws = np.zeros(nr_pages, dtype=bool)
 
     def lru_gen_eviction(self, lruvec: Lruvec, pages: IntArray) -> None:
-        """Store the tokens of folios being evicted and count them per tier."""
+        """Store the tokens of folios (heads) being evicted, in every page's slot, and count
+        their pages per tier."""
         refs = lruvec.refs[pages]
         ws = lruvec.workingset[pages]
-        self.token_seq[pages] = lruvec.min_seq
-        self.token_refs[pages] = refs
-        self.token_ws[pages] = ws
-        lruvec.evicted += np.bincount(lruvec.tier_of(refs, ws), minlength=MAX_NR_TIERS)
+        sizes = lruvec.folios.sizes(pages)
+        slots = expand_ranges(pages, sizes)
+        self.token_seq[slots] = lruvec.min_seq
+        self.token_refs[slots] = refs if sizes is None else np.repeat(refs, sizes)
+        self.token_ws[slots] = ws if sizes is None else np.repeat(ws, sizes)
+        lruvec.evicted += weighted_bincount(lruvec.tier_of(refs, ws), sizes, MAX_NR_TIERS)
 
     def lru_gen_refault(self, lruvec: Lruvec, pages: IntArray) -> BoolArray:
         """Handle refaults: count recent ones, restore PG_workingset; returns ``recent``."""
@@ -77,11 +86,22 @@ class ClassicWorkingset:
         self.activate = 0
         """``WORKINGSET_ACTIVATE_ANON``: recent refaults (drives ``may_deactivate``)."""
 
-    def workingset_eviction(self, pages: IntArray, workingset: BoolArray) -> None:
-        """Evict ``pages`` in order: each stores the age before its own tick."""
-        self.token_age[pages] = self.nonresident_age + np.arange(len(pages), dtype=np.int64)
-        self.token_ws[pages] = workingset
-        self.nonresident_age += len(pages)
+    def workingset_eviction(self, pages: IntArray, workingset: BoolArray,
+                            sizes: IntArray | None = None) -> None:
+        """Evict folios (heads ``pages`` of ``sizes`` pages) in order: each stores the age
+        before its own ticks (``workingset_age_nonresident`` by ``folio_nr_pages``) in every
+        page's slot."""
+        if sizes is None:
+            self.token_age[pages] = self.nonresident_age + np.arange(len(pages),
+                                                                     dtype=np.int64)
+            self.token_ws[pages] = workingset
+            self.nonresident_age += len(pages)
+            return
+        before = self.nonresident_age + np.cumsum(sizes) - sizes
+        slots = expand_ranges(pages, sizes)
+        self.token_age[slots] = np.repeat(before, sizes)
+        self.token_ws[slots] = np.repeat(workingset, sizes)
+        self.nonresident_age += int(sizes.sum())
 
     def workingset_activation(self, nr_pages: int) -> None:
         """``workingset_age_nonresident`` for folios put back active."""

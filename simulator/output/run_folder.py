@@ -1,14 +1,14 @@
 """A run's tables in memory (:class:`RunResult`) and its run folder on disk.
 
 A run folder ``<out>/<scenario>/<run_id>/`` holds ``summary.json``, ``summary.csv`` (one row),
-``passes.csv``, ``timeseries.csv``, ``lru_gen.txt`` and ``config.toml`` (the effective
-configuration, seed included), any extra files a command adds (the selftest's ``phases.csv``,
-``run``'s figures and ``report.html``), then the ``.complete`` marker, written last, which lists
-every file of the folder. The folder is built under a temporary name and renamed into place
-once (:func:`~simulator.output.atomic.atomic_folder`), so a crash or Ctrl-C never leaves a
-half-written run folder behind, and ``sweep --resume`` trusts a folder exactly when its marker
-is there and every file it lists is. Files a user put into a run folder are never deleted: a
-rerun refuses to replace such a folder (:func:`check_replaceable`).
+``passes.csv``, ``timeseries.csv`` (both with a leading ``run_id`` column), ``lru_gen.txt`` and
+``config.toml`` (the effective configuration, seed included), any extra files a command adds
+(the selftest's ``phases.csv``, ``run``'s figures and ``report.html``), then the ``.complete``
+marker, written last, which lists every file of the folder. The folder is built under a
+temporary name and renamed into place once (:func:`~simulator.output.atomic.atomic_folder`), so
+a crash or Ctrl-C never leaves a half-written run folder behind, and ``sweep --resume`` trusts a
+folder exactly when its marker is there and every file it lists is. Files a user put into a run
+folder are never deleted: a rerun refuses to replace such a folder (:func:`check_replaceable`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def run_result(data: RunData, wall_time_s: float,
         passes=pd.DataFrame(data.passes, columns=list(PASS_COLUMNS)),
         timeseries=pd.DataFrame(data.timeseries, columns=list(TIMESERIES_COLUMNS)),
         lru_gen="\n".join(data.lru_gen),
-        config_toml=to_toml(data.scenario),
+        config_toml=to_toml(data.scenario, units=True),
     )
 
 
@@ -69,6 +69,14 @@ def _json_value(v: Any) -> Any:
 
 def _csv(frame: pd.DataFrame) -> Writer:
     return lambda path: frame.to_csv(path, index=False)
+
+
+def with_run_id(frame: pd.DataFrame, run_id: Any) -> pd.DataFrame:
+    """``frame`` with a leading ``run_id`` column, so rows of several runs can be concatenated
+    (every per-run CSV carries it)."""
+    if "run_id" in frame.columns:
+        return frame
+    return frame.assign(run_id=run_id)[["run_id", *frame.columns]]
 
 
 REQUIRED = (SUMMARY_JSON, "summary.csv", "passes.csv", "timeseries.csv", "lru_gen.txt",
@@ -97,8 +105,8 @@ def write_run(result: RunResult, folder: Path,
     files: dict[str, bytes | str | Writer] = {
         SUMMARY_JSON: json.dumps(summary, indent=2) + "\n",
         "summary.csv": _csv(pd.DataFrame([result.summary])),
-        "passes.csv": _csv(result.passes),
-        "timeseries.csv": _csv(result.timeseries),
+        "passes.csv": _csv(with_run_id(result.passes, result.summary.get("run_id"))),
+        "timeseries.csv": _csv(with_run_id(result.timeseries, result.summary.get("run_id"))),
         "lru_gen.txt": result.lru_gen,
         "config.toml": result.config_toml,
         **(extra or {}),
@@ -180,4 +188,4 @@ def complete_summary(folder: Path) -> dict[str, Any] | None:
 
 __all__ = ["COMPLETE_MARKER", "OWN_PATTERNS", "REQUIRED", "Finish", "RunResult",
            "check_replaceable", "complete_summary", "foreign_files", "manifest",
-           "prepare_run_folder", "run_folder", "run_result", "write_run"]
+           "prepare_run_folder", "run_folder", "run_result", "with_run_id", "write_run"]

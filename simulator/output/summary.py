@@ -26,6 +26,7 @@ def summary_row(data: RunData, wall_time_s: float) -> Row:
     for source, conf in sorted(data.truth.by_source.items()):
         row.update(confusion_columns(f"young_{source}", conf))
     row.update(_more_columns(data))
+    row.update(_truth_columns(data))
     row.update(_reclaim_columns(data))
     row.update(kernel_columns(data.scenario))
     row.update(_fault_latency_columns(data))
@@ -127,6 +128,33 @@ def _more_columns(data: RunData) -> Row:
         "vms": len(vms),
         "host_task_accesses": c.host_task_accesses if sc.task_pages else None,
     }
+
+
+def _truth_columns(data: RunData) -> Row:
+    """The total tally in pages, THP and false-young settings and counts, the guest's view."""
+    sc, c, t = data.scenario, data.counters, data.truth
+    vms = [vm for _, vm, _ in sc.all_vms()]
+    thp = any(vm.thp == "always" for vm in vms) or (bool(sc.task_pages)
+                                                    and sc.task.thp == "always")
+    host_side = any(vm.host_accesses > 0 for vm in vms)
+    row: Row = {f"young_{k}_pages": getattr(t.total, f"{k}_pages")
+                for k in ("tp", "fp", "fn", "tn")}
+    row.update({
+        "thp": " ".join(sorted({vm.thp for vm in vms} | ({sc.task.thp} if sc.task_pages
+                                                          else set()))),
+        "faults_thp": c.faults_thp if thp else None,
+        "evictions_thp": c.evictions_thp if thp else None,
+        "thp_pmd_batches": c.thp_pmd_batches if thp else None,
+        "faults_spte": c.faults_spte if vms else None,
+        "bitmap_variant": sc.mglru.bitmap_variant
+        if vms and sc.mglru.notifier == "bitmap" else None,
+        "speculative_young": vms[0].speculative_young if vms else None,
+        "cmpxchg_fail": vms[0].cmpxchg_fail if vms else None,
+        "host_side_accesses": c.host_side_accesses if host_side else None,
+    })
+    guest = confusion_columns("young_guest_view", t.guest_total)
+    row.update({k: v if host_side else None for k, v in guest.items()})
+    return row
 
 
 def _reclaim_columns(data: RunData) -> Row:

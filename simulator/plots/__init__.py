@@ -5,14 +5,17 @@ SimPy), and builds :class:`matplotlib.figure.Figure` objects on the Agg canvas, 
 figure, so tests can inspect them and other commands (``mrc``, ``selftest``) can reuse them.
 ``simulator.report`` turns them into ``report.html``; ``mglru-sim plot`` drives both.
 
-Modules: ``data`` (reading results folders), ``style`` (palette, per-backend colours,
+Modules: ``data`` (reading results folders), ``factors`` (which keys vary, and the part each
+plays in a figure), ``facets`` (small multiples), ``style`` (palette, per-backend colours,
 per-notifier marks, saving), ``run``, ``sweep`` and ``reference`` (the figures), ``catalog``
 (which figures a folder gets and their file names).
 """
 
 from simulator.plots.catalog import (
+    FigureSpec,
     NamedFigure,
     results_figures,
+    results_specs,
     run_figures,
     save_figures,
     sweep_figures,
@@ -27,18 +30,13 @@ from simulator.plots.run import (
     young_confusion_figure,
 )
 from simulator.plots.style import BACKEND_COLOURS, NOTIFIER_MARKS, backend_colour, notifier_mark
-from simulator.plots.sweep import (
-    accuracy_cost_figure,
-    backend_notifier_figure,
-    pareto_front,
-    vcpu_scaling_figure,
-)
+from simulator.plots.sweep import FAMILIES, family_figure, pareto_front, tradeoff_figure
 
 __all__ = [
-    "BACKEND_COLOURS", "NOTIFIER_MARKS", "NamedFigure", "Results", "ResultsError", "SavedRun",
-    "accuracy_cost_figure", "aging_passes_figure", "backend_colour", "backend_notifier_figure",
-    "calibration_figure", "generations_figure", "load_results", "load_run", "mrc_figure",
-    "notifier_mark", "pareto_front", "reclaim_figure", "results_figures", "run_figures",
-    "save_figures", "sweep_figures", "vcpu_scaling_figure", "vcpu_time_figure",
+    "BACKEND_COLOURS", "FAMILIES", "NOTIFIER_MARKS", "FigureSpec", "NamedFigure", "Results",
+    "ResultsError", "SavedRun", "aging_passes_figure", "backend_colour", "calibration_figure",
+    "family_figure", "generations_figure", "load_results", "load_run", "mrc_figure",
+    "notifier_mark", "pareto_front", "reclaim_figure", "results_figures", "results_specs",
+    "run_figures", "save_figures", "sweep_figures", "tradeoff_figure", "vcpu_time_figure",
     "young_confusion_figure",
 ]

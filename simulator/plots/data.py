@@ -10,6 +10,7 @@ expected, so the CLI can print one line and exit 2.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ import pandas as pd
 SUMMARY_FILE = "summary.csv"
 SWEEP_FILE = "sweep.csv"
 MRC_FILE = "mrc.csv"
+MRC_CURVE_FILE = "mrc_lru.csv"
+MRC_ABOUT_FILE = "mrc.json"
 CALIBRATION_FILE = "calibration.csv"
 
 PASS_NEEDED = ("pass", "duration_ns", "lock_wait_ns", "ptes_scanned",
@@ -74,6 +77,10 @@ class Results:
     """Columns of ``table`` that describe the configuration and differ between runs."""
     mrc: pd.DataFrame | None
     calibration: pd.DataFrame | None
+    mrc_curve: pd.DataFrame | None = None
+    """The whole exact-LRU curve (``mrc_lru.csv``), if the folder has it."""
+    mrc_about: dict[str, Any] | None = None
+    """The trace the MRC is of (``mrc.json``: trace, records, distinct_pages)."""
 
     @property
     def is_run(self) -> bool:
@@ -154,6 +161,16 @@ def _optional_table(path: Path, needed: tuple[str, ...]) -> pd.DataFrame | None:
     return read_csv(path, needed) if path.is_file() else None
 
 
+def _about(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"{path}: not a readable JSON file ({e})") from None
+    return doc if isinstance(doc, dict) else None
+
+
 def load_results(root: Path) -> Results:
     """Read a run folder, a sweep folder, or a folder with run folders below it."""
     root = Path(root)
@@ -161,13 +178,19 @@ def load_results(root: Path) -> Results:
         raise ResultsError(f"{root}: no such results directory")
     folders = [root] if (root / SUMMARY_FILE).is_file() else find_run_folders(root)
     runs = tuple(load_run(f) for f in folders)
+    mrc = _optional_table(root / MRC_FILE, MRC_NEEDED)
+    calibration = _optional_table(root / CALIBRATION_FILE, CALIBRATION_NEEDED)
     if (root / SWEEP_FILE).is_file():
         table = read_csv(root / SWEEP_FILE, ("run_id", "backend"))
     elif runs:
         table = pd.DataFrame([r.summary for r in runs])
+    elif mrc is not None or calibration is not None:  # an `mrc` or calibration folder
+        table = pd.DataFrame(columns=["run_id", "backend"])
     else:
-        raise ResultsError(f"{root}: no run folder ({SUMMARY_FILE}) or {SWEEP_FILE} in or below it")
+        raise ResultsError(f"{root}: no run folder ({SUMMARY_FILE}), {SWEEP_FILE}, {MRC_FILE} "
+                           f"or {CALIBRATION_FILE} in or below it")
     table = _with_scanned(table, runs)
-    return Results(root=root, runs=runs, table=table, varied=varied_columns(table),
-                   mrc=_optional_table(root / MRC_FILE, MRC_NEEDED),
-                   calibration=_optional_table(root / CALIBRATION_FILE, CALIBRATION_NEEDED))
+    return Results(root=root, runs=runs, table=table, varied=varied_columns(table), mrc=mrc,
+                   calibration=calibration,
+                   mrc_curve=_optional_table(root / MRC_CURVE_FILE, MRC_NEEDED[:2]),
+                   mrc_about=_about(root / MRC_ABOUT_FILE))

@@ -24,7 +24,9 @@ from simulator.plots.style import (
     new_figure,
     styled,
 )
+from simulator.units import PAGE_SIZE
 
+MIB = 2**20
 NS_PER_MS = 1e6
 NS_PER_US = 1e3
 GEN_LABELS = ("max_seq (youngest)", "max_seq-1", "max_seq-2", "max_seq-3 (oldest)")
@@ -38,6 +40,13 @@ def _title(run: SavedRun, what: str) -> str:
         return f"{what}: no VM ({run.run_id})"
     return (f"{what}: {s.get('backend')}, {s.get('notifier')}, {int(s['vcpus'])} vCPUs "
             f"({run.run_id})")
+
+
+def _legend_right(ax: Axes, **kwargs: object) -> None:
+    """The axes' legend outside it, to its right: it hides no data, and the constrained layout
+    makes room for it inside the figure."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+              **kwargs)
 
 
 def _note(ax: Axes, text: str) -> None:
@@ -61,11 +70,11 @@ def generations_figure(run: SavedRun) -> Figure:
     if ts.empty:
         _note(ax, "no time series in this run")
     else:
-        sizes = [_numeric(ts, f"gen{k}_pages") for k in range(4)]
+        sizes = [_numeric(ts, f"gen{k}_pages") * PAGE_SIZE / MIB for k in range(4)]
         ax.stackplot(_time_ms(run), sizes, labels=GEN_LABELS, colors=GEN_COLOURS, alpha=0.95)
-        ax.legend(loc="upper left", title="generation", reverse=True)
+        _legend_right(ax, title="generation", reverse=True)
     ax.set_xlabel("simulated time (ms)")
-    ax.set_ylabel("folios in generation (4 KiB pages)")
+    ax.set_ylabel("memory in generation (MiB)")
     ax.set_title(_title(run, "MGLRU generation sizes"))
     return fig
 
@@ -88,7 +97,7 @@ def aging_passes_figure(run: SavedRun) -> Figure:
         # passes range from an empty walk (~0.2 us) to a full one: a linear axis hides the former
         if positive.size and positive.max() / positive.min() > 100:
             ax.set_yscale("log")
-        ax.legend(loc="upper right")
+        _legend_right(ax)
     ax.set_xlabel("aging pass (number)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("pass duration (µs)")
@@ -154,7 +163,7 @@ def young_confusion_figure(run: SavedRun) -> Figure:
             n = _numeric(passes, f"young_{key.lower()}")
             counts.bar(x, n, bottom=bottom, color=colour, label=key)
             bottom += np.nan_to_num(n)
-        counts.legend(loc="upper right", ncols=4, title="decision vs truth")
+        _legend_right(counts, title="decision vs truth")
         precision, recall = precision_recall(passes)
         scores.plot(x, precision, "o-", color=OKABE_ITO["blue"], label="precision (per pass)")
         scores.plot(x, recall, "s--", color=OKABE_ITO["reddish_purple"], label="recall (per pass)")
@@ -164,7 +173,7 @@ def young_confusion_figure(run: SavedRun) -> Figure:
             if pd.notna(value):  # the whole run, aging walk plus eviction-time decisions
                 scores.axhline(float(value), color=colour, linewidth=1, alpha=0.6,
                                label=col.removeprefix("young_") + " (whole run)")
-        scores.legend(loc="lower right", ncols=2)
+        _legend_right(scores)
     counts.set_ylabel("PTE decisions (pages)")
     scores.set_ylim(-0.02, 1.02)
     scores.set_ylabel("ratio (0-1)")
@@ -192,8 +201,7 @@ def reclaim_figure(run: SavedRun) -> Figure:
             # a rate belongs to the interval it was measured over: plot it at the interval end
             per_ms = np.divide(dy, dt, out=np.full_like(dy, np.nan), where=dt > 0)
             rate.plot(t[1:], per_ms, style, color=colour, label=col)
-        cumulative.legend(loc="upper left")
-        rate.legend(loc="upper left")
+        _legend_right(rate)  # one legend: both panels draw the same two series
     cumulative.set_xlabel("simulated time (ms)")
     cumulative.set_ylabel("cumulative (4 KiB pages)")
     rate.set_xlabel("simulated time (ms)")

@@ -115,6 +115,43 @@ def notifier_mark(notifier: str) -> Mark:
     return NOTIFIER_MARKS.get(notifier) or _SPARE_MARKS[_spare(notifier, len(_SPARE_MARKS))]
 
 
+NOTIFIER_COLOURS: dict[str, str] = {
+    "blind": OKABE_ITO["vermillion"], "per_page": OKABE_ITO["blue"],
+    "bitmap": OKABE_ITO["bluish_green"], "fast_only": OKABE_ITO["reddish_purple"],
+}
+"""The colour of each notifier design when a figure is about the designs."""
+
+PALETTE: tuple[str, ...] = (
+    OKABE_ITO["blue"], OKABE_ITO["vermillion"], OKABE_ITO["bluish_green"],
+    OKABE_ITO["reddish_purple"], OKABE_ITO["orange"], OKABE_ITO["sky_blue"], OKABE_ITO["black"],
+    "#999999", "#8C564B", "#BCBD22", "#17BECF", "#7F7F7F",
+)
+"""Colours of the levels of any other key, in level order (Okabe-Ito first)."""
+
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """How one level of the key a figure is about is drawn: its colour and marker."""
+
+    colour: str
+    marker: str
+
+
+def level_look(keys: tuple[str, ...] | None, value: str | None, i: int) -> Look:
+    """The look of level ``i`` (value ``value``) of the hue key ``keys``: a backend keeps its
+    colour and a notifier design its colour and marker in every figure; any other key's levels
+    take the palette in order. Distinct for every level of one key (up to 12 levels)."""
+    if keys == ("vm.backend",) and value in BACKEND_COLOURS:
+        return Look(BACKEND_COLOURS[value], MARKERS[BACKEND_ORDER.index(value)])
+    if keys == ("mglru.notifier",) and value in NOTIFIER_COLOURS:
+        return Look(NOTIFIER_COLOURS[value], NOTIFIER_MARKS[value].marker)
+    if keys is None:
+        return Look(OKABE_ITO["black"], "o")
+    return Look(PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)])
+
+
 def ordered(values: Any, order: tuple[str, ...]) -> list[str]:
     """Distinct non-null values as strings: those in ``order`` first, then the rest, sorted."""
     present = {str(v) for v in values if v == v and v is not None}  # v == v drops NaN

@@ -1,15 +1,15 @@
-"""Figures that compare runs: backend x notifier panels, accuracy vs cost, vCPU scaling.
+"""Figures that compare runs: one per metric family, and the accuracy-cost trade-off.
 
-Input is the one-row-per-run table (``sweep.csv`` or the runs' summaries). A *series* is one
-combination of the configuration columns that vary in the sweep (backend, aging lock, ...),
-drawn in its backend's colour; the notifier design picks the marker and line style, the aging
-lock the marker fill, and several series of one backend get distinct hatches. Repeated seeds of
-a series are averaged, with min-max error bars, so a seed sweep reads as a spread, not as noise.
+Input is the one-row-per-run table (``sweep.csv`` or the runs' summaries). Each family figure
+(:data:`FAMILIES`: aging cost, vCPU impact, young-bit accuracy, refaults and miss ratio) draws
+its metrics on small multiples (:mod:`simulator.plots.facets`) with every varied factor in a
+part of its own (:func:`simulator.plots.factors.assign_roles`), so nothing is averaged over a
+factor that varies; seeds are replicates (mean, min-max bar). Runs that failed are named in the
+title; runs without a value (no aging pass) are crosses on the x axis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,34 +17,21 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import ScalarFormatter
 from matplotlib.typing import FillStyleType
 
-from simulator.plots.style import (
-    BACKEND_ORDER,
-    LOCK_FILL,
-    NOTIFIER_ORDER,
-    backend_colour,
-    new_figure,
-    notifier_mark,
-    ordered,
-    styled,
+from simulator.plots.facets import (
+    Legend,
+    Metric,
+    facet_figure,
+    figure_size,
+    grid,
+    legend_entries,
+    look,
+    panel_title,
+    wrapped,
 )
-
-HATCHES = ("", "//", "..", "xx", "\\\\", "--", "++", "oo")
-SHORT = {"aging_lock": "lock", "vcpus": "vCPUs", "guest_pages": "guest pages",
-         "host_pages": "host pages"}
-
-PANELS: tuple[tuple[str, str], ...] = (
-    ("aging_pass_mean_us", "aging pass, mean (µs)"),
-    ("vcpu_lock_wait_pct", "vCPU lock wait (% of time)"),
-    ("young_precision", "young precision (0-1)"),
-    ("young_recall", "young recall (0-1)"),
-    ("refaults", "refaults (4 KiB pages)"),
-    ("notifier_calls_per_page", "notifier calls per page scanned"),
-)
-"""The backend x notifier comparison panels: (column of :func:`derive`, y-axis label)."""
+from simulator.plots.factors import Roles, assign_roles, factors_of, prepare
+from simulator.plots.style import new_figure, styled
 
 
 def _col(table: pd.DataFrame, col: str) -> pd.Series:
@@ -53,141 +40,78 @@ def _col(table: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_numeric(table[col], errors="coerce").astype(float)
 
 
-def derive(table: pd.DataFrame) -> pd.DataFrame:
-    """The derived metric columns the figures plot (units in the names) added to the table.
-
-    Rows without a backend (a sweep records a failed run with its error and no summary) are
-    dropped: they have nothing to plot.
-    """
-    if "backend" in table.columns:
-        table = table.dropna(subset=["backend"])
-    out = table.copy()
-    out["aging_pass_mean_us"] = _col(table, "aging_pass_mean_ns") / 1e3
-    out["aging_cpu_ms"] = _col(table, "aging_cpu_ns") / 1e6
+def _share(table: pd.DataFrame, col: str) -> pd.Series:
+    """``col`` as a percentage of all vCPU time (NaN without vCPUs)."""
     wall = _col(table, "vcpu_wall_ns")
-    out["vcpu_lock_wait_pct"] = (100 * _col(table, "vcpu_lock_wait_ns") / wall).where(wall > 0)
-    # pages scanned: PTEs the aging walk read (passes.csv) plus folios eviction scanned (pgscan);
-    # look-around PTEs are not counted anywhere, so per_page can exceed one call per page
-    scanned = _col(table, "aging_ptes_scanned") + _col(table, "pgscan")
-    out["notifier_calls_per_page"] = (_col(table, "notifier_calls") / scanned).where(scanned > 0)
-    return out
+    return (100 * _col(table, col) / wall).where(wall > 0)
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
-    """The runs of one configuration combination, and how to draw them."""
+class Family:
+    """A figure of related metrics: its file stem, caption and metrics."""
 
-    label: str
-    backend: str
-    notifier: str
-    """The notifier design, or "" when the series spans several designs."""
-    lock: str
-    """The aging lock, or "" when it does not tell series apart."""
-    rows: pd.DataFrame
-
-    @property
-    def fillstyle(self) -> FillStyleType:
-        """Marker fill: full unless the aging lock tells series apart."""
-        return LOCK_FILL.get(self.lock, "full")
+    name: str
+    caption: str
+    metrics: tuple[Metric, ...]
 
 
-def _fmt(value: object) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+FAMILIES: tuple[Family, ...] = (
+    Family("sweep_aging_cost", "Aging cost: mean aging pass and aging CPU time of the run", (
+        Metric("aging_pass_mean", "aging pass, mean (ms)",
+               lambda t: _col(t, "aging_pass_mean_ns") / 1e6, needs_aging=True),
+        Metric("aging_cpu", "aging CPU, whole run (ms)", lambda t: _col(t, "aging_cpu_ns") / 1e6),
+    )),
+    Family("sweep_vcpu_impact", "vCPU impact: mmu_lock wait and direct reclaim", (
+        Metric("vcpu_lock_wait", "vCPU mmu_lock wait (% of vCPU time)",
+               lambda t: _share(t, "vcpu_lock_wait_ns")),
+        Metric("vcpu_reclaim", "vCPU direct reclaim (% of vCPU time)",
+               lambda t: _share(t, "vcpu_direct_reclaim_ns")),
+    )),
+    Family("sweep_accuracy", "Young-bit accuracy: precision and recall against the truth", (
+        Metric("young_precision", "young precision (0-1)",
+               lambda t: _col(t, "young_precision"), needs_aging=True),
+        Metric("young_recall", "young recall (0-1)",
+               lambda t: _col(t, "young_recall"), needs_aging=True),
+    )),
+    Family("sweep_refaults", "Refaults and miss ratio", (
+        Metric("refaults", "refaults (thousand pages)", lambda t: _col(t, "refaults") / 1e3),
+        Metric("miss_ratio", "miss ratio (0-1)", lambda t: _col(t, "miss_ratio")),
+    )),
+)
+"""The comparison figures, one per metric family."""
 
 
-def _sort_key(value: object) -> tuple[int, float, str]:
-    if isinstance(value, int | float | np.integer | np.floating):
-        return 0, float(value), ""
-    return 1, 0.0, str(value)
+def ok_runs(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The runs that finished (with the swept keys as text), and a note naming the others."""
+    frame = prepare(table)
+    failed = frame["status"].astype(str) != "ok" if "status" in frame.columns else \
+        pd.Series(False, index=frame.index)
+    if "backend" in frame.columns:
+        failed |= frame["backend"].isna()
+    notes = []
+    if failed.any():
+        ids = ", ".join(frame.loc[failed, "run_id"].astype(str)) if "run_id" in frame else ""
+        notes.append(f"{int(failed.sum())} failed run(s) not shown: {ids} "
+                     "(see sweep_errors.txt)")
+    return frame[~failed], notes
 
 
-def series_of(table: pd.DataFrame, varied: Sequence[str], exclude: Sequence[str]) -> list[Series]:
-    """Split runs into series keyed by backend, notifier and the varied columns not excluded.
-
-    Seeds never split series (they are replicates). Series come in backend order, then
-    notifier order, then by label.
-    """
-    keys = [k for k in dict.fromkeys(("backend", "notifier", *varied))
-            if k in table.columns and k not in ("seed", *exclude)]
-    table = table.dropna(subset=["backend"])
-    if "notifier" in table.columns:
-        # a run without a VM has no notifier; keep it, under a name that says so
-        table = table.assign(notifier=table["notifier"].fillna("n/a"))
-    if table.empty or "backend" not in keys:
-        return []
-    backends = ordered(table["backend"], BACKEND_ORDER)
-    notifiers = ["", *ordered(table.get("notifier", pd.Series(dtype=str)), NOTIFIER_ORDER)]
-    out = []
-    for key, rows in table.groupby(keys, sort=False, dropna=False):
-        values = dict(zip(keys, key, strict=True))
-        backend, notifier = str(values["backend"]), str(values.get("notifier", ""))
-        rest = [k for k in keys[1:] if k != "notifier"]
-        label = ", ".join([backend, *([notifier] if notifier else []),
-                           *(f"{SHORT.get(k, k)}={_fmt(values[k])}" for k in rest)])
-        # numbers sort as numbers, so "vCPUs=2" comes before "vCPUs=16"
-        order = (backends.index(backend), notifiers.index(notifier),
-                 *(_sort_key(values[k]) for k in rest))
-        out.append((order, Series(label, backend, notifier, str(values.get("aging_lock", "")),
-                                  rows)))
-    return [s for _, s in sorted(out, key=lambda t: t[0])]
+def roles_of(table: pd.DataFrame) -> Roles:
+    """The roles of the table's factors (:func:`assign_roles`)."""
+    return assign_roles(table, factors_of(table))
 
 
-def _note(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="0.4")
-
-
-def _hatches(groups: list[Series]) -> list[str]:
-    # the n-th series of a backend gets the n-th hatch, so colour still means backend
-    seen: dict[str, int] = {}
-    out = []
-    for s in groups:
-        out.append(HATCHES[seen.get(s.backend, 0) % len(HATCHES)])
-        seen[s.backend] = seen.get(s.backend, 0) + 1
-    return out
-
-
-def _bar_panel(ax: Axes, groups: list[Series], notifiers: list[str], column: str) -> None:
-    width = 0.8 / max(len(groups), 1)
-    drawn = False
-    for i, (s, hatch) in enumerate(zip(groups, _hatches(groups), strict=True)):
-        offset = (i - (len(groups) - 1) / 2) * width
-        xs, ys, err_lo, err_hi = [], [], [], []
-        for j, notifier in enumerate(notifiers):
-            v = s.rows.loc[s.rows["notifier"] == notifier, column].dropna()
-            if not v.empty:
-                xs.append(j + offset)
-                ys.append(v.mean())
-                err_lo.append(v.mean() - v.min())
-                err_hi.append(v.max() - v.mean())
-        if xs:
-            drawn = True
-            spread = any(err_lo) or any(err_hi)
-            ax.bar(xs, ys, width, yerr=[err_lo, err_hi] if spread else None, capsize=3,
-                   color=backend_colour(s.backend), edgecolor="white", hatch=hatch,
-                   label=s.label)
-    if not drawn:
-        _note(ax, "not in these results")
-    ax.set_xticks(range(len(notifiers)), notifiers)
-    ax.set_xlabel("notifier design")
+def _title(caption: str, roles: Roles) -> str:
+    seeds = " (mean over seeds, bar: min-max)" if roles.replicate is not None else ""
+    return caption + seeds
 
 
 @styled
-def backend_notifier_figure(table: pd.DataFrame, varied: Sequence[str]) -> Figure:
-    """Backend x notifier comparison: one panel per metric, notifier designs along x."""
-    table = derive(table)
-    groups = series_of(table, varied, exclude=("notifier",))
-    notifiers = ordered(table["notifier"].fillna("n/a"), NOTIFIER_ORDER)
-    fig = new_figure((13.3, 7.5))
-    axes = fig.subplots(2, 3).ravel()
-    for ax, (column, label) in zip(axes, PANELS, strict=True):
-        _bar_panel(ax, groups, notifiers, column)
-        ax.set_ylabel(label)
-    handles = [Patch(facecolor=backend_colour(s.backend), edgecolor="white", hatch=h,
-                     label=s.label) for s, h in zip(groups, _hatches(groups), strict=True)]
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
-    fig.suptitle("Backends and notifier designs (mean over seeds, bars: min-max)")
-    return fig
+def family_figure(table: pd.DataFrame, family: Family) -> Figure:
+    """One metric family on small multiples of the varied factors."""
+    frame, notes = ok_runs(table)
+    roles = roles_of(frame)
+    return facet_figure(frame, roles, family.metrics, _title(family.caption, roles), notes)
 
 
 def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -201,82 +125,75 @@ def pareto_front(cost: np.ndarray, value: np.ndarray) -> np.ndarray:
     return np.asarray(front, dtype=int)
 
 
-def _style_handles(groups: list[Series]) -> list[Line2D]:
-    backends = ordered([s.backend for s in groups], BACKEND_ORDER)
-    notifiers = ordered([s.notifier for s in groups], NOTIFIER_ORDER)
-    locks = sorted({s.lock for s in groups} - {""})
-    handles = [Line2D([], [], color=backend_colour(b), marker="o", linestyle="none", label=b)
-               for b in backends]
-    handles += [Line2D([], [], color="0.35", marker=notifier_mark(n).marker, linestyle="none",
-                       label=f"notifier {n}") for n in notifiers]
-    if len(locks) > 1:
-        handles += [Line2D([], [], color="0.35", marker="o", linestyle="none",
-                           fillstyle=LOCK_FILL.get(lock, "full"), label=f"lock {lock}")
-                    for lock in locks]
-    return handles
+FILLS: tuple[FillStyleType, ...] = ("full", "none", "left", "bottom", "right", "top")
+"""Marker fills of the style factor's levels in the trade-off figure."""
+
+
+def _tradeoff_panel(ax: Axes, frame: pd.DataFrame, roles: Roles, legend: Legend) -> None:
+    cost = _col(frame, "aging_cpu_ns") / 1e6
+    f1 = _col(frame, "young_f1")
+    hues = roles.hue.index(frame) if roles.hue is not None else pd.Series(0, frame.index)
+    sizes = roles.x.index(frame) if roles.x is not None else pd.Series(0, frame.index)
+    fills = roles.style.index(frame) if roles.style is not None else pd.Series(0, frame.index)
+    for i in frame.index:
+        lk = look(roles.hue, int(hues[i]))
+        if np.isnan(f1[i]) or np.isnan(cost[i]):
+            continue
+        ax.plot(cost[i], f1[i], linestyle="none", marker=lk.marker, color=lk.colour,
+                markersize=6 + 3 * int(sizes[i]), fillstyle=FILLS[int(fills[i]) % len(FILLS)])
+    good = frame.index[~(np.isnan(f1) | np.isnan(cost))]
+    if len(good):
+        front = pareto_front(cost[good].to_numpy(), f1[good].to_numpy())
+        ax.step(cost[good].to_numpy()[front], f1[good].to_numpy()[front], where="post",
+                color="black", linestyle="--", linewidth=1.0, zorder=1)
+        legend.add("Pareto front (lower cost, higher F1)",
+                   Line2D([], [], color="black", linestyle="--"))
+    dropped = len(frame) - len(good)
+    if dropped:
+        ax.text(0.98, 0.02, f"{dropped} run(s) without F1 (no aging pass)", ha="right",
+                va="bottom", transform=ax.transAxes, fontsize="small", color="0.35")
+
+
+def _size_entries(roles: Roles, legend: Legend) -> None:
+    if roles.x is not None:
+        for i, level in enumerate(roles.x.levels):
+            legend.add(f"{roles.x.label(level)} (marker size)",
+                       Line2D([], [], linestyle="none", marker="o", color="0.4",
+                              markersize=6 + 3 * i))
+    if roles.style is not None:
+        for i, level in enumerate(roles.style.levels):
+            # darker and mid-sized: not to be read as one of the size entries above
+            fill = FILLS[i % len(FILLS)]
+            legend.add(f"{roles.style.label(level)} (marker fill: {fill})",
+                       Line2D([], [], linestyle="none", marker="o", color="0.15",
+                              markersize=7.5, fillstyle=fill))
 
 
 @styled
-def accuracy_cost_figure(table: pd.DataFrame, varied: Sequence[str]) -> Figure:
-    """Each run a point: aging CPU time against young F1, with the Pareto front marked."""
-    table = derive(table)
-    fig = new_figure()
-    ax = fig.add_subplot()
-    points = table.dropna(subset=["aging_cpu_ms", "young_f1", "backend"])
-    points = points.assign(young_f1=_col(points, "young_f1"))
-    groups = series_of(points, varied, exclude=("seed",))
-    for s in groups:
-        mark = notifier_mark(s.notifier)
-        ax.plot(s.rows["aging_cpu_ms"], s.rows["young_f1"], linestyle="none",
-                marker=mark.marker, markersize=9, color=backend_colour(s.backend),
-                fillstyle=s.fillstyle, label=s.label)
-    handles = _style_handles(groups)
-    if len(points):
-        cost, f1 = points["aging_cpu_ms"].to_numpy(float), points["young_f1"].to_numpy(float)
-        front = pareto_front(cost, f1)
-        ax.step(cost[front], f1[front], where="post", color="black", linestyle="--",
-                linewidth=1.2, zorder=1)
-        ax.plot(cost[front], f1[front], linestyle="none", marker="o", markersize=16,
-                markerfacecolor="none", markeredgecolor="black", zorder=1)
-        handles.append(Line2D([], [], color="black", linestyle="--", marker="o",
-                              markerfacecolor="none", label="Pareto front"))
-        positive = cost[cost > 0]
-        if positive.size and positive.max() / positive.min() > 100:
-            ax.set_xscale("log")
-        ax.legend(handles=handles, loc="best")
-    else:
-        _note(ax, "no run with both aging CPU time and young F1")
-    ax.set_xlabel("aging CPU time (ms, whole run)")
-    ax.set_ylabel("young F1 (0-1, higher is better)")
-    ax.set_title("Accuracy versus cost of aging, one point per run")
+def tradeoff_figure(table: pd.DataFrame) -> Figure:
+    """Each run a point: aging CPU time against young F1, with each panel's Pareto front."""
+    frame, notes = ok_runs(table)
+    roles = roles_of(frame)
+    # the x factor is shown by marker size and the style factor by fill: one block of panels
+    fig = new_figure(figure_size(roles, 1))
+    axes = grid(fig, roles, 1)
+    cols = roles.col.index(frame) if roles.col is not None else pd.Series(0, frame.index)
+    rows = roles.row.index(frame) if roles.row is not None else pd.Series(0, frame.index)
+    legend = Legend()
+    legend_entries(Roles(roles.hue, None, None, None, None, None), legend, seeds=False)
+    _size_entries(roles, legend)
+    for (r, c), ax in np.ndenumerate(axes):
+        _tradeoff_panel(ax, frame[(cols == c) & (rows == r)], roles, legend)
+        ax.set_title(panel_title(roles, c, r), fontsize="medium")
+        ax.set_ylim(-0.02, 1.02)
+        if r == axes.shape[0] - 1:
+            ax.set_xlabel("aging CPU time (ms, whole run)")
+        if c == 0:
+            ax.set_ylabel("young F1 (0-1)")
+    legend.draw(fig)
+    fig.suptitle(wrapped(fig, ["Accuracy against the cost of aging, one point per run", *notes]))
     return fig
 
 
-@styled
-def vcpu_scaling_figure(table: pd.DataFrame, varied: Sequence[str]) -> Figure:
-    """Aging pass time and vCPU lock wait against vCPUs, like the selftest's ``-p`` table."""
-    table = derive(table)
-    fig = new_figure()
-    pass_ax, wait_ax = fig.subplots(1, 2)
-    groups = series_of(table, varied, exclude=("vcpus",))
-    for s in groups:
-        mark = notifier_mark(s.notifier)
-        means = s.rows.groupby("vcpus")[["aging_pass_mean_us", "vcpu_lock_wait_pct"]].mean()
-        for ax, col in ((pass_ax, "aging_pass_mean_us"), (wait_ax, "vcpu_lock_wait_pct")):
-            ax.plot(means.index.to_numpy(float), means[col].to_numpy(float),
-                    color=backend_colour(s.backend), marker=mark.marker,
-                    linestyle=mark.linestyle, fillstyle=s.fillstyle,
-                    markersize=8, label=s.label)
-    vcpus = sorted(float(v) for v in _col(table, "vcpus").dropna().unique())
-    for ax in (pass_ax, wait_ax):
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(vcpus)
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.set_xlabel("vCPUs")
-    pass_ax.set_ylabel("aging pass, mean (µs)")
-    wait_ax.set_ylabel("vCPU mmu_lock wait (% of vCPU time)")
-    handles, labels = pass_ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3))
-    fig.suptitle("Scaling with vCPUs (cf. access_tracking_perf_test -p)")
-    return fig
+__all__ = ["FAMILIES", "Family", "family_figure", "ok_runs", "pareto_front", "roles_of",
+           "tradeoff_figure"]

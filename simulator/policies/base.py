@@ -56,10 +56,17 @@ class Touch:
     fault_pages: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Distinct pages with no present translation, in ascending order."""
     fault_writes: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    spte_faults: int = 0
+    """Faults KVM served alone: no SPTE, but the host maps the page (a THP's other pages under
+    4 KiB SPTEs, a page only the host touched before); they take ``mmu_lock`` like a fault."""
 
 
 class AccessPath(Protocol):
     """Where touches land: a vCPU's TLB and SPTEs, or the host task's primary PTEs."""
+
+    host_side: bool
+    """The touches are the host's accesses to a guest's memory (vhost, the VMM): real
+    accesses, but not the guest's own (``GroundTruth`` keeps both views)."""
 
     def touch(self, pages: IntArray, writes: BoolArray) -> Touch:
         """Apply the hardware effects of the touches (A/D bits, TLB fills)."""
@@ -83,6 +90,9 @@ class AccessOutcome:
     first_touch: int
     swap_in: int
     refault_recent: int = 0
+    thp_faults: int = 0
+    """First-touch faults that mapped a 2 MiB THP (counted in ``first_touch``)."""
+    spte_faults: int = 0
     tlb_misses: int = 0
     access_faults: int = 0
     lock_faults: int = 0
@@ -97,7 +107,7 @@ class AccessOutcome:
 
 def hardware_accesses(path: AccessPath, pages: IntArray, writes: BoolArray,
                       fault_in: Callable[[IntArray, BoolArray], FaultResult],
-                      record_access: Callable[[IntArray], None]) -> AccessOutcome:
+                      record_access: Callable[[IntArray, bool], None]) -> AccessOutcome:
     """A kernel policy's batch: the hardware sets A bits, the non-present pages fault in
     through the primary MMU (``handle_mm_fault``: the policy adds the folios to its lists),
     KVM installs SPTEs for them, and the truth records every touch."""
@@ -105,10 +115,12 @@ def hardware_accesses(path: AccessPath, pages: IntArray, writes: BoolArray,
     fr = fault_in(t.fault_pages, t.fault_writes)
     path.install(t.fault_pages, t.fault_writes)
     path.fill(t.fault_pages)
-    record_access(pages)
+    record_access(pages, not path.host_side)
     return AccessOutcome(accesses=t.accesses, first_touch=fr.first_touch, swap_in=fr.swap_in,
-                         refault_recent=fr.refault_recent, tlb_misses=t.tlb_misses,
-                         access_faults=t.access_faults, lock_faults=len(t.fault_pages))
+                         refault_recent=fr.refault_recent, thp_faults=fr.thp,
+                         spte_faults=t.spte_faults, tlb_misses=t.tlb_misses,
+                         access_faults=t.access_faults,
+                         lock_faults=fr.first_touch + fr.swap_in + t.spte_faults)
 
 
 class MglruSwitches(Protocol):

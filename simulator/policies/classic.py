@@ -20,6 +20,7 @@ from simulator.accounting import Work
 from simulator.mm.classic import ACTIVE, INACTIVE, Classic, ShrinkList, ShrinkResult, shrink_list
 from simulator.mm.constants import DEF_PRIORITY
 from simulator.mm.fault import FaultResult
+from simulator.mm.folio import expand_mask
 from simulator.mm.reclaim import AbortCheck, Request
 from simulator.policies.base import (
     AccessOutcome,
@@ -57,7 +58,7 @@ class ClassicPolicy:
 
     def resident_mask(self) -> BoolArray:
         mask: BoolArray = self.classic.lists.lru >= 0
-        return mask
+        return expand_mask(mask, self.classic.lists.folios)
 
     def fault_in(self, pages: IntArray, writes: BoolArray) -> FaultResult:
         return self.classic.fault_in(pages, writes)

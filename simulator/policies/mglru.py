@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, ClassVar
 
+import numpy as np
 import simpy
 
 from simulator.accounting import Work
@@ -28,6 +29,7 @@ from simulator.mm.constants import DEF_PRIORITY
 from simulator.mm.debugfs import lru_gen_show
 from simulator.mm.eviction import Eviction
 from simulator.mm.fault import FaultResult, handle_faults
+from simulator.mm.folio import expand_mask
 from simulator.mm.lruvec import Lruvec, lru_gen_from_seq
 from simulator.mm.workingset import Workingset
 from simulator.policies.base import (
@@ -58,7 +60,7 @@ class MglruPolicy:
         pt, costs, switches, k = host.pt, host.costs, host.mglru, host.kernel
         self.host = host
         self.lruvec = Lruvec(pt.nr_pages, promotion=k.promotion, tiers=k.tiers,
-                             insertion=k.insertion)
+                             insertion=k.insertion, folios=pt.folios)
         self.workingset = Workingset(pt.nr_pages)
         self.aging = Aging(pt, self.lruvec, host.notifiers, host.truth, costs,
                            walk_mmu=switches.walk_mmu, bloom_filter=switches.bloom_filter,
@@ -80,7 +82,7 @@ class MglruPolicy:
 
     def resident_mask(self) -> BoolArray:
         mask: BoolArray = self.lruvec.gen >= 0
-        return mask
+        return expand_mask(mask, self.lruvec.folios)
 
     def fault_in(self, pages: IntArray, writes: BoolArray) -> FaultResult:
         return handle_faults(self.host.pt, self.lruvec, self.workingset, pages, writes)
@@ -91,7 +93,8 @@ class MglruPolicy:
                                  self.host.truth.record_access)
 
     def mark_accessed(self, pages: IntArray) -> None:
-        self.lruvec.folio_inc_refs(pages)
+        folios = self.lruvec.folios
+        self.lruvec.folio_inc_refs(np.unique(folios.heads(pages)) if folios.nr_huge else pages)
 
     # --- reclaim ------------------------------------------------------------------------------
     def initial_priority(self, nr_to_reclaim: int) -> int:
@@ -152,6 +155,7 @@ class MglruPolicy:
                      wait_total: float) -> dict[str, Any]:
         c = self.host.counters
         c.aging_work.add(result.work)
+        c.thp_pmd_batches += result.thp_batches
         end = self.host.now()
         if result.success:
             c.aging_passes += 1
@@ -182,6 +186,7 @@ class MglruPolicy:
         c.pgscan += res.isolated
         c.pgrefill += res.sorted
         c.evictions += res.reclaimed
+        c.evictions_thp += res.reclaimed_thp
         c.activations += res.activated
         c.kept += res.kept
         c.look_arounds += res.look_arounds

@@ -2,6 +2,7 @@
 
 ``scenarios/questions/*.toml`` hold one sweep per question (with a ``[question]`` table: title,
 who asked, where, and the ``quick`` overrides for CI). :func:`run.run_questions` runs them,
-:mod:`analyses` turns each ``sweep.csv`` into tables, a figure and generated sentences, and
+:mod:`analyses` (and :mod:`analyses_thp`, Q7) turn each ``sweep.csv`` into tables, a figure and
+generated sentences (:mod:`registry` names them), and
 :mod:`findings` writes ``findings.md``.
 """

@@ -292,9 +292,3 @@ def q6(df: pd.DataFrame) -> Finding:
                 "refaults per 1k accesses", "Q6: ChromeOS regression: blind vs per_page",
                 colours=[backend_colour("x86_shadow"), backend_colour("x86_tdp")])
     return Finding(sentences, {"runs": tab}, fig)
-
-
-ANALYSES: dict[str, Callable[[pd.DataFrame], Finding]] = {
-    "q1_batching_or_lockless": q1, "q2_unreliable_fallback": q2, "q3_nested_blindness": q3,
-    "q4_tlb_flush": q4, "q5_fast_only": q5, "q6_chromeos": q6,
-}

@@ -13,11 +13,13 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import ConfigError, apply_overrides, read_toml
+from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
-from simulator.questions.analyses import ANALYSES, Finding
+from simulator.questions.analyses import Finding
+from simulator.questions.registry import ANALYSES
 from simulator.sweep import SweepReport, expand_sweep, make_executor, run_sweep
 
-QUESTION_DIR = Path("scenarios/questions")
+QUESTION_DIR = bundled_dir("questions")
 META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep")
 
 
@@ -60,6 +62,23 @@ class QuestionsFailed(RuntimeError):
     would rest on missing rows). ``str()`` is one line naming the error files."""
 
 
+def select(questions: Sequence[Question], only: Sequence[str]) -> list[Question]:
+    """The questions ``--only`` names (a name or a unique prefix, e.g. ``q6``), in file order;
+    all of them without ``--only``. Raises ConfigError for a name that fits none or several,
+    or when there is no question at all (nothing would be written)."""
+    if not questions:
+        raise ConfigError(str(QUESTION_DIR), "", "no question files (*.toml) found")
+    names = [q.name for q in questions]
+    chosen: set[str] = set()
+    for want in only:
+        fits = [n for n in names if n == want] or [n for n in names if n.startswith(want)]
+        if len(fits) != 1:
+            what = "fits several questions" if fits else "no such question"
+            raise ConfigError("--only", "", f"{want!r}: {what} (questions: {', '.join(names)})")
+        chosen.add(fits[0])
+    return [q for q in questions if not only or q.name in chosen]
+
+
 def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
                  overrides: Sequence[str] = (),
                  progress: bool = False) -> tuple[pd.DataFrame, SweepReport]:
@@ -87,9 +106,7 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
     t0 = time.perf_counter()
     results: list[tuple[Question, pd.DataFrame, Finding]] = []
     failed: list[str] = []
-    for q in load_questions():
-        if only and q.name not in only:
-            continue
+    for q in select(load_questions(), only):
         _, report = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
                                  progress=progress)
         if report.failed:

@@ -7,13 +7,14 @@ really allocates):
 
 - per page of the host index space (every mm rounded up to whole PTE tables): the primary PTE
   bits, ground truth, the mm of each table (:data:`HOST_PAGE_BYTES`), what the replacement
-  policy keeps (its ``memory_per_page`` fact, transients of a list walk included), and per VM
-  what its KVM backend and the notifier design declare (``memory_per_page``);
+  policy keeps (its ``memory_per_page`` fact, transients of a list walk included), per VM
+  what its KVM backend and the notifier design declare (``memory_per_page``), and with
+  host-side accesses the guest's own view of the last access;
 - per workload: what its kind declares (``memory_bytes``);
-- per vCPU: its TLB (tags and LRU stamps: 16 bytes an entry), its quantum of accesses, its
-  SimPy process; per VM, the ``mmu_lock`` model's per-actor arrays (the fast model keeps an
-  actors x actors matrix of who blocked whom; every vCPU of every VM and the host actors are
-  actors of every VM's lock);
+- per vCPU: its TLB (tags, LRU stamps and flush epochs: 24 bytes an entry), its quantum of
+  accesses, its SimPy process; per VM, the ``mmu_lock`` model's per-actor arrays (the fast
+  model keeps an actors x actors matrix of who blocked whom; every vCPU of every VM and the
+  host actors are actors of every VM's lock);
 - per time-series row (``sim.duration_ms / sim.sample_interval_ms``) and per ``passes.csv`` row
   (:func:`pass_rows`: the debugfs ager's passes from its mode, plus a budget for the passes
   reclaim asks for, which :class:`BoundedRows` enforces while the run goes), the row in memory,
@@ -37,18 +38,24 @@ from simulator.policies import POLICIES
 from simulator.resources.errors import ResourceError
 from workloads import WORKLOADS
 
-BASE_BYTES = 300 * 2**20
-"""Python, numpy, pandas, SimPy and matplotlib once imported (measured RSS ≈ 250 MiB)."""
+BASE_BYTES = 400 * 2**20
+"""Python, numpy, pandas, SimPy, numba (llvmlite, the compiled kernels) and matplotlib once
+imported, and the figures of a report (measured peak RSS of a tiny run with its report ≈ 300
+MiB, 240 MiB without)."""
 FIXED_BYTES = 4 * 2**20
 """A run's fixed structures: the SimPy environment, Bloom filters, histograms, counters."""
 HOST_PAGE_BYTES = 24
 """Per page of the host index space: primary PTE bits (present, young, dirty, swapped,
 mapped: 5 × 1), ground truth (last access, last harvest: 2 × 8), the table maps, a boolean
 temporary of a whole-space scan."""
+GUEST_VIEW_BYTES = 8
+"""Per page, with host-side accesses to guest memory (``vm.host_accesses``): the guest's own
+last access (the THP maps, one flag per PTE table, are too small to count)."""
 CHECK_PAGE_BYTES = 24
 """Per page, when ``sim.check_invariants`` is on: the temporaries of the invariant checks."""
-TLB_ENTRY_BYTES = 16
-"""Per TLB entry of each vCPU: its tag and its LRU stamp (2 × int64)."""
+TLB_ENTRY_BYTES = 24
+"""Per TLB entry of each vCPU: its tag, its LRU stamp and (compiled core) its flush epoch
+(3 × int64)."""
 VCPU_BYTES = 16 * 2**10
 """Per vCPU: its SimPy process, its per-vCPU arrays (clock, flush debt, fault share)."""
 QUANTUM_HELD_BYTES = 32
@@ -175,7 +182,8 @@ def estimate_parts(sc: Scenario) -> dict[str, int]:
     design = NOTIFIER_DESIGNS[sc.mglru.notifier]
     page_bytes = HOST_PAGE_BYTES + POLICIES[sc.host.policy].memory_per_page \
         + (CHECK_PAGE_BYTES if sc.sim.check_invariants else 0) \
-        + sum(BACKENDS[vm.backend].memory_per_page + design.memory_per_page for _, vm, _ in vms)
+        + sum(BACKENDS[vm.backend].memory_per_page + design.memory_per_page for _, vm, _ in vms) \
+        + (GUEST_VIEW_BYTES if any(vm.host_accesses > 0 for _, vm, _ in vms) else 0)
     workloads = sum(_workload_bytes(wl, vm.memory // PAGE_SIZE, vm.vcpus) for _, vm, wl in vms)
     if sc.task_pages:
         workloads += _workload_bytes(sc.task.workload, sc.task_pages, 1)

@@ -11,14 +11,12 @@ the finished runs, and re-raises (the command exits 130 or 143).
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from tqdm import tqdm
 
 from simulator.config import ConfigError
 from simulator.output.paths import folder_under, probe
@@ -28,9 +26,17 @@ from simulator.output.run_folder import (
     complete_summary,
     write_run,
 )
+from simulator.progress import bar as progress_bar
+from simulator.provenance import Provenance
 from simulator.sweep.executors import Executor
-from simulator.sweep.expand import Sweep
-from simulator.sweep.tables import CSV_NAME, sweep_row, write_errors, write_tables
+from simulator.sweep.expand import Sweep, SweepPoint
+from simulator.sweep.tables import (
+    CSV_NAME,
+    sweep_row,
+    write_errors,
+    write_long_tables,
+    write_tables,
+)
 from simulator.sweep.tasks import RunOutcome, RunTask, code_fingerprint, failed
 
 CSV_REFRESH_S = 10.0
@@ -49,10 +55,13 @@ class SweepReport:
     failed: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
     errors_path: Path | None = None
+    long_tables: list[Path] = field(default_factory=list)
+    """``sweep_passes`` and ``sweep_timeseries`` (Parquet or CSV), when any run has rows."""
 
 
 def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool = False,
-              worker_writes: bool = True, progress: bool = True) -> SweepReport:
+              worker_writes: bool = True, progress: bool = True,
+              provenance: Provenance | None = None) -> SweepReport:
     """Run every point of ``sweep`` and write its run folders and ``sweep.csv``.
 
     Args:
@@ -62,14 +71,17 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
         resume: Skip runs whose folder is complete; otherwise every run is recomputed.
         worker_writes: Workers write their run folders (``out`` is the same directory for
             them); False: they send results back and this process writes the folders.
-        progress: Draw a progress bar (completed/total, ETA) on stderr.
+        progress: Draw a progress bar (completed/total, ETA) on stderr, if stderr is a
+            terminal and ``--quiet`` was not given (:mod:`simulator.progress`).
+        provenance: The scenario file and ``--set`` of the sweep; each run's ``config.toml``
+            records them and its swept values.
 
     Returns:
         The report; ``failed`` counts the runs that raised.
     """
     folder = probe(folder_under(out, sweep.name))
     report = SweepReport(sweep=sweep, csv_path=folder / CSV_NAME)
-    rows, tasks = _plan(sweep, folder, resume, worker_writes)
+    rows, tasks = _plan(sweep, folder, resume, worker_writes, provenance)
     report.resumed = len(rows)
     collect = _Collector(report, folder, rows, progress)
     stream = executor(tasks)
@@ -98,11 +110,8 @@ class _Collector:
         self.report, self.folder, self.rows = report, folder, rows
         self.points = {p.run_index: p for p in report.sweep.points}
         self.outcomes: list[RunOutcome] = []
-        # Redrawing a bar only makes sense on a terminal; in a log, one line a minute is enough.
-        tty = sys.stderr.isatty()
-        self.bar = tqdm(total=len(self.points), initial=len(rows), desc=report.sweep.name,
-                        unit="run", file=sys.stderr, disable=not progress, dynamic_ncols=tty,
-                        mininterval=0.1 if tty else 60.0)
+        self.bar = progress_bar(len(self.points), report.sweep.name, "run", show=progress,
+                                initial=len(rows))
         self.last_write = time.monotonic()
         self.started = time.time()
 
@@ -148,11 +157,25 @@ class _Collector:
             report.csv_path, report.parquet_path = write_tables(report.sweep, self.rows,
                                                                 self.folder)
             report.errors_path = write_errors(self.folder, self.outcomes)
+            report.long_tables = write_long_tables(report.sweep, self.rows, self.folder)
         report.rows = sorted(self.rows, key=lambda r: int(r["run_index"]))
 
 
-def _plan(sweep: Sweep, folder: Path, resume: bool,
-          worker_writes: bool) -> tuple[list[dict[str, Any]], list[RunTask]]:
+def point_provenance(provenance: Provenance | None, point: SweepPoint) -> Provenance | None:
+    """The provenance of one run: the sweep's, with the run's swept values."""
+    if provenance is None:
+        return None
+    values = tuple(f"{k}={factor_text(v)}" for k, v in point.factors.items())
+    return dataclasses.replace(provenance, sweep=values)
+
+
+def factor_text(value: Any) -> str:
+    """A swept value as written in a scenario file: ``192MiB``, ``2``, ``true``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _plan(sweep: Sweep, folder: Path, resume: bool, worker_writes: bool,
+          provenance: Provenance | None) -> tuple[list[dict[str, Any]], list[RunTask]]:
     """The rows of runs that are already complete (with ``resume``) and the tasks to run."""
     rows: list[dict[str, Any]] = []
     tasks: list[RunTask] = []
@@ -167,7 +190,7 @@ def _plan(sweep: Sweep, folder: Path, resume: bool,
         # Absolute: workers (a LocalCluster, or a shared file system) may have another cwd.
         target = str(run_folder.resolve()) if worker_writes else None
         tasks.append(RunTask(point.run_index, point.run_id, point.scenario, target,
-                             code_fingerprint()))
+                             code_fingerprint(), point_provenance(provenance, point)))
     return rows, tasks
 
 
@@ -186,4 +209,5 @@ def exit_code(report: SweepReport) -> int:
     return min(report.failed, 125)
 
 
-__all__ = ["CSV_REFRESH_S", "SweepReport", "exit_code", "run_sweep"]
+__all__ = ["CSV_REFRESH_S", "SweepReport", "exit_code", "factor_text", "point_provenance",
+           "run_sweep"]

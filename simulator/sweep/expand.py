@@ -28,6 +28,7 @@ from simulator.config import (
     scenario_from_dict,
     set_dotted,
 )
+from simulator.config.bundled import resolve_scenario
 
 ZIP_KEY = "zip"
 """The ``[sweep.zip]`` sub-table: keys that vary together."""
@@ -177,9 +178,46 @@ def shadowed(sweep: Sweep, overrides: Sequence[str]) -> list[str]:
     return [key for key, _ in map(parse_override, overrides) if key in sweep.keys]
 
 
-def load_sweep(path: str | Path, overrides: Sequence[str] = ()) -> Sweep:
-    """Read a scenario file, apply ``--set`` overrides to its base, and expand its sweep."""
+def _flat_in_order(table: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A ``[sweep]`` table with nested bare keys flattened to quoted ones, in file order
+    (``[sweep.zip]`` kept as it is)."""
+    out: dict[str, Any] = {}
+    for k, v in table.items():
+        if k == ZIP_KEY:
+            out[k] = v
+        else:
+            out.update(_flatten({k: v}, "", source))
+    return out
+
+
+def with_lists(doc: Mapping[str, Any], lists: Mapping[str, list[Any]],
+               source: str) -> dict[str, Any]:
+    """``doc`` with ``--set key=[...]`` lists as sweep factors: a key the file already sweeps
+    takes the new list in its place, any other key is swept after the file's keys. A key of
+    ``[sweep.zip]`` cannot be replaced alone (ConfigError)."""
+    out = copy_document(doc)
+    table = out.get("sweep", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(source, "sweep", f"expected a table, got {table!r}")
+    flat = _flat_in_order(table, source)
+    zipped = flat.get(ZIP_KEY)
+    for key, values in lists.items():
+        if isinstance(zipped, Mapping) and key in _flatten(zipped, "", source, "sweep.zip."):
+            raise ConfigError("--set", key, "varies with other keys in [sweep.zip]; edit the "
+                                            "file to change its list")
+        flat[key] = values
+    out["sweep"] = flat
+    return out
+
+
+def load_sweep(path: str | Path, overrides: Sequence[str] = (),
+               lists: Mapping[str, list[Any]] | None = None) -> Sweep:
+    """Read a scenario file (or a bundled scenario by name), apply ``--set`` overrides to its
+    base, add ``lists`` (``--set key=[...]``) to its sweep, and expand it."""
+    path = resolve_scenario(path)
     doc = apply_overrides(read_toml(path), overrides)
+    if lists:
+        doc = with_lists(doc, lists, str(path))
     return expand_sweep(doc, str(path))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import simulator
 from simulator.config import Scenario
 from simulator.output.run_folder import RunResult, write_run
+from simulator.provenance import Provenance, with_provenance
 from simulator.runner import simulate
 
 
@@ -47,6 +48,8 @@ class RunTask:
     scenario: Scenario
     folder: str | None
     fingerprint: str
+    provenance: Provenance | None = None
+    """What the run's ``config.toml`` records about how it was made (None: nothing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ def execute_run(task: RunTask) -> RunOutcome:
             raise RuntimeError(f"this worker's mglru-sim code ({code_fingerprint()}) differs "
                                f"from the driver's ({task.fingerprint}); install the same "
                                "version everywhere")
-        result = simulate(task.scenario)
+        result = with_provenance(simulate(task.scenario), task.provenance)
         if result.summary["run_id"] != task.run_id:
             raise RuntimeError(f"run id {result.summary['run_id']} != expected {task.run_id}")
         if task.folder is None:

@@ -102,25 +102,38 @@ _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".npy": "npy", ".npz": "npz",
              ".bin": "oracleGeneral", ".oraclegeneral": "oracleGeneral", ".lackey": "lackey"}
 
 
+def _head(path: Path, n: int = 4096) -> bytes:
+    """The first ``n`` bytes of the file, decompressed if it is ``.zst``."""
+    try:
+        with path.open("rb") as f:
+            if not path.name.lower().endswith(".zst"):
+                return f.read(n)
+            import zstandard
+
+            with zstandard.ZstdDecompressor().stream_reader(f) as z:
+                return z.read(n)
+    except OSError as e:
+        raise TraceError(path, f"cannot read: {e.strerror or e}") from None
+    except Exception as e:  # zstandard.ZstdError: not a zstd stream
+        raise TraceError(path, f"not a readable zstd stream ({e})") from None
+
+
 def detect_format(path: Path) -> str:
-    """The format of ``path`` from its name, else from its first bytes.
+    """The format of ``path`` from its name (without a ``.zst`` suffix), else from its first
+    (decompressed) bytes.
 
     ``.csv``/``.tsv`` csv, ``.npy``, ``.npz``, ``.bin``/``.oracleGeneral`` oracleGeneral,
     ``.lackey`` lackey; any other name (``.txt``, ``.log``, ``.out``) is sniffed: lines that
     look like lackey's (``==PID==`` banners, ``I  addr,size``, `` L addr,size``) make it
     lackey, otherwise csv. Raises :class:`TraceError` if the file cannot be read.
     """
-    name = path.name.lower()
+    name = path.name.lower().removesuffix(".zst")
     if "oraclegeneral" in name and not name.endswith((".csv", ".npy", ".npz")):
         return "oracleGeneral"
-    fmt = _SUFFIXES.get(path.suffix.lower())
+    fmt = _SUFFIXES.get(Path(name).suffix)
     if fmt is not None:
         return fmt
-    try:
-        with path.open("rb") as f:
-            head = f.read(4096)
-    except OSError as e:
-        raise TraceError(path, f"cannot read: {e.strerror or e}") from None
+    head = _head(path)
     lines = [ln for ln in head.split(b"\n")[:20] if ln.strip()]
     if lines and all(ln.startswith((b"==", b"I ", b" L ", b" S ", b" M ")) for ln in lines[:-1]):
         return "lackey"

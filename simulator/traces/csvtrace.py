@@ -37,6 +37,7 @@ from simulator.traces.base import (
     TraceError,
     check_file,
 )
+from simulator.traces.compressed import inner, open_bytes
 from simulator.traces.options import TraceOptions
 
 READ_WORDS = ("r", "read", "l", "load", "get", "0", "false")
@@ -74,16 +75,16 @@ class CsvReader:
         opts = options or TraceOptions()
         self.addresses = opts.addresses
         sep = opts.delimiter or ","
-        if sep == "," and self.path.suffix.lower() == ".tsv":
+        if sep == "," and inner(self.path).suffix.lower() == ".tsv":
             sep = "\t"
         self.sep = sep
         try:
-            with self.path.open(encoding="utf-8", newline="") as f:
-                first = f.readline(MAX_LINE_BYTES + 1)
-            if len(first) > MAX_LINE_BYTES:
+            with open_bytes(self.path) as f:
+                line = f.readline(MAX_LINE_BYTES + 1)
+            if len(line) > MAX_LINE_BYTES:
                 raise TraceError(self.path, "a line longer than 1 MiB: not a csv trace",
                                  line=1)
-            first = first.rstrip("\r\n")
+            first = line.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             raise TraceError(self.path, "not a text file (is --format right?)",
                              line=1) from None

@@ -34,6 +34,7 @@ from simulator.traces.base import (
     TraceError,
     check_file,
 )
+from simulator.traces.compressed import open_bytes
 from simulator.traces.options import TraceOptions
 
 BYTES_PER_RECORD = 16
@@ -74,7 +75,7 @@ class LackeyReader:
     def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
         block_bytes = max(64, records * BYTES_PER_RECORD)
         first_record, line_base, carry = 0, 0, b""
-        with self.path.open("rb") as f:
+        with open_bytes(self.path) as f:
             while True:
                 data = f.read(block_bytes)
                 at_eof = not data

@@ -36,6 +36,7 @@ from simulator.traces.base import (
     TraceError,
     check_file,
 )
+from simulator.traces.compressed import is_zst, open_bytes
 from simulator.traces.options import TraceOptions
 
 PAGE_FIELDS = ("page", "pages", "id", "obj_id", "addr", "address")
@@ -182,11 +183,18 @@ class NpyReader:
     def __init__(self, path: str | Path, options: TraceOptions | None = None) -> None:
         self.path = check_file(path)
         self.opts = options or TraceOptions()
-        with self.path.open("rb") as f:
+        with open_bytes(self.path) as f:
             self.header = _read_header(f, self.path)
         self.layout = _Layout(self.header, self.opts, self.path, "array")
         shape = self.header.shape
         self.records = shape[0] if shape else 0
+        if self.records == 0:
+            raise TraceError(self.path, "no records")
+        if is_zst(self.path):
+            if self.header.fortran and len(shape) > 1:
+                raise TraceError(self.path, "a Fortran-ordered 2-D array cannot be streamed "
+                                 "out of a .zst file (decompress it)")
+            return  # a truncated array is found when the stream ends
         row = self.header.dtype.itemsize * (shape[1] if len(shape) == 2 else 1)
         have = self.path.stat().st_size - self.header.offset
         if have < self.records * row:
@@ -194,16 +202,24 @@ class NpyReader:
             raise TraceError(self.path, f"truncated: the header promises {self.records} "
                              f"records, the file holds {whole}", record=whole + 1,
                              offset=self.header.offset + whole * row)
-        if self.records == 0:
-            raise TraceError(self.path, "no records")
 
-    def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+    def _parts(self, records: int) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+        """``(first record, rows)`` of the array, ``records`` rows at a time."""
+        if is_zst(self.path):
+            with open_bytes(self.path) as fp:
+                stream = _MemberStream(fp, "array", self.path)
+                for start in range(0, self.records, records):
+                    yield start, stream.read(start, min(records, self.records - start))
+            return
         h = self.header
         data = np.memmap(self.path, dtype=h.dtype, mode="r", offset=h.offset, shape=h.shape,
                          order="F" if h.fortran else "C")
-        lay = self.layout
         for start in range(0, self.records, records):
-            part = np.asarray(data[start:start + records])
+            yield start, np.asarray(data[start:start + records])
+
+    def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+        lay = self.layout
+        for start, part in self._parts(records):
             yield Chunk(pages=_pages(self.path, lay.get(part, "column"),  # type: ignore[arg-type]
                                      start, self.opts.addresses),
                         writes=_flags(lay.get(part, "rw_column")),
@@ -212,14 +228,12 @@ class NpyReader:
 
 
 class _MemberStream:
-    """One ``.npz`` member read sequentially, a chunk of rows at a time."""
+    """One ``.npz`` member (or a ``.npy.zst`` stream) read sequentially, a chunk of rows at a
+    time."""
 
-    def __init__(self, zf: zipfile.ZipFile, name: str, path: Path) -> None:
+    def __init__(self, fp: IO[bytes], name: str, path: Path) -> None:
         self.name, self.path = name, path
-        try:
-            self.fp = zf.open(name + ".npy")
-        except _CORRUPT as e:
-            raise TraceError(path, f"member {name!r}: corrupt ({e})") from None
+        self.fp = fp
         self.header = _read_header(self.fp, path, name)
         if self.header.fortran and len(self.header.shape) > 1:
             raise TraceError(path, f"member {name!r}: Fortran-ordered 2-D arrays cannot be "
@@ -240,6 +254,15 @@ class _MemberStream:
             raise TraceError(self.path, f"member {self.name!r} is truncated",
                              record=whole + 1)
         return np.frombuffer(data, dtype=self.header.dtype).reshape((n, *self.row_shape))
+
+
+def _member(zf: zipfile.ZipFile, name: str, path: Path) -> _MemberStream:
+    """The ``name`` member of an ``.npz`` archive, opened; a corrupt one is a TraceError."""
+    try:
+        fp = zf.open(name + ".npy")
+    except _CORRUPT as e:
+        raise TraceError(path, f"member {name!r}: corrupt ({e})") from None
+    return _MemberStream(fp, name, path)
 
 
 class NpzReader:
@@ -266,7 +289,7 @@ class NpzReader:
             spec = self.opts.column.strip()
             self.page_member = spec if spec in names else (
                 "pages" if "pages" in names else names[0])
-            page = _MemberStream(zf, self.page_member, self.path)
+            page = _member(zf, self.page_member, self.path)
             label = f"member {self.page_member!r}"
             self.extra: dict[str, str] = {}
             if len(page.header.shape) == 1 and not page.header.dtype.names:
@@ -287,7 +310,7 @@ class NpzReader:
                 self.layout = _Layout(page.header, opts, self.path, label)
             self.records = page.rows
             for name in self.extra.values():
-                s = _MemberStream(zf, name, self.path)
+                s = _member(zf, name, self.path)
                 if len(s.header.shape) != 1 or s.rows != self.records \
                         or s.header.dtype.kind not in "biuf":
                     raise TraceError(self.path, f"member {name!r} must be a 1-D numeric "
@@ -298,6 +321,9 @@ class NpzReader:
             raise TraceError(self.path, "no records")
 
     def _open(self) -> zipfile.ZipFile:
+        if is_zst(self.path):
+            raise TraceError(self.path, ".npz archives are compressed already; a .npz.zst is "
+                             "not read (decompress it, or save with np.savez_compressed)")
         try:
             return zipfile.ZipFile(self.path)
         except (zipfile.BadZipFile, OSError) as e:
@@ -306,8 +332,8 @@ class NpzReader:
     def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
         lay = self.layout
         with self._open() as zf:
-            page = _MemberStream(zf, self.page_member, self.path)
-            extra = {role: _MemberStream(zf, name, self.path)
+            page = _member(zf, self.page_member, self.path)
+            extra = {role: _member(zf, name, self.path)
                      for role, name in self.extra.items()}
             for start in range(0, self.records, records):
                 n = min(records, self.records - start)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from simulator.params import keys_of, param
 from simulator.traces.base import DEFAULT_CHUNK_RECORDS, FORMATS
+from simulator.traces.compressed import FORMAT_ALIASES
 from simulator.traces.pagemap import REMAP_ORDERS
 
 
@@ -24,8 +25,9 @@ class TraceOptions:
 
     path: str = param("", key="trace",
                       doc="the trace file to replay (relative to the working directory)")
-    format: str = param("auto", choices=("auto", *FORMATS), key="trace_format", flag="--format",
-                        doc="file format; auto picks it from the file name")
+    format: str = param("auto", choices=("auto", *FORMATS, *FORMAT_ALIASES), key="trace_format",
+                        flag="--format", doc="file format; auto picks it from the file name "
+                        "(without .zst); libCacheSim's oracleGeneralBin and txt are aliases")
     column: str = param("", key="trace_column", flag="--column",
                         doc="page column (csv header name or 0-based index, npy field, npz "
                             "member); empty: the first / a page field")

@@ -6,7 +6,9 @@ int64 next_access_vtime``. The object id is the page id (one block or object = o
 size and the next-access index are ignored, and the format has no read/write flag. The file is
 memory-mapped and sliced chunk by chunk. A file whose size is not a multiple of 24 has a
 truncated last record: that is reported before any record is read, so a replay never starts on
-a file it cannot finish. zstd-compressed traces (``.zst``) are not read: decompress first.
+a file it cannot finish. A zstd-compressed trace (``.zst``, as libCacheSim ships them) is
+decompressed as a stream, a chunk of records at a time; its truncated last record is reported
+when the stream ends.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from simulator.traces.base import (
     TraceError,
     check_file,
 )
+from simulator.traces.compressed import is_zst, open_bytes, read_exact
 from simulator.traces.options import TraceOptions
 
 RECORD = np.dtype([("ts", "<u4"), ("id", "<u8"), ("sz", "<u4"), ("nv", "<i8")])
@@ -41,6 +44,9 @@ class OracleGeneralReader:
             if getattr(opts, name):
                 raise TraceError(self.path, f"oracleGeneral traces have no columns "
                                  f"({name} = {getattr(opts, name)!r} cannot apply)")
+        self.compressed = is_zst(self.path)
+        if self.compressed:
+            return
         size = self.path.stat().st_size
         self.records, tail = divmod(size, RECORD.itemsize)
         if tail:
@@ -48,11 +54,34 @@ class OracleGeneralReader:
                              record=self.records + 1, offset=self.records * RECORD.itemsize)
 
     def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
+        if self.compressed:
+            yield from self._stream(records)
+            return
         data = np.memmap(self.path, dtype=RECORD, mode="r", shape=(self.records,))
         for start in range(0, self.records, records):
-            part = data[start:start + records]
-            yield Chunk(pages=np.array(part["id"], dtype=np.uint64), writes=None,
-                        streams=None, times=part["ts"].astype(np.float64), first_record=start)
+            yield _chunk(data[start:start + records], start)
+
+    def _stream(self, records: int) -> Iterator[Chunk]:
+        """Records of a ``.zst`` file, decompressed ``records`` at a time."""
+        start = 0
+        with open_bytes(self.path) as fp:
+            while data := read_exact(fp, records * RECORD.itemsize):
+                whole, tail = divmod(len(data), RECORD.itemsize)
+                if whole:
+                    yield _chunk(np.frombuffer(data[:whole * RECORD.itemsize], dtype=RECORD),
+                                 start)
+                    start += whole
+                if tail:
+                    raise TraceError(self.path, f"truncated: only {tail} of {RECORD.itemsize} "
+                                     "bytes (decompressed)", record=start + 1,
+                                     offset=start * RECORD.itemsize)
+        if start == 0:
+            raise TraceError(self.path, "no records (decompressed to 0 bytes)")
+
+
+def _chunk(part: np.ndarray, start: int) -> Chunk:
+    return Chunk(pages=np.array(part["id"], dtype=np.uint64), writes=None, streams=None,
+                 times=part["ts"].astype(np.float64), first_record=start)
 
 
 __all__ = ["RECORD", "OracleGeneralReader"]

@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from simulator.traces.base import DEFAULT_CHUNK_RECORDS, TraceError, TraceReader
 from simulator.traces.options import TraceOptions
-from simulator.traces.pagemap import PageMap, PageMapBuilder
+from simulator.traces.pagemap import PageMap, make_builder
 from simulator.traces.readers import open_trace
 from simulator.units import PAGE_SIZE
 
@@ -50,7 +50,7 @@ class TraceSummary:
 def summarize(reader: TraceReader, order: str = "first_touch",
               chunk_records: int = DEFAULT_CHUNK_RECORDS) -> TraceSummary:
     """Read the whole trace once. Raises :class:`TraceError` on corrupt input or no records."""
-    builder = PageMapBuilder(order)
+    builder = make_builder(order)
     records = 0
     writes: int | None = 0
     first_time: float | None = None

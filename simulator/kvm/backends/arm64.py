@@ -39,6 +39,12 @@ class Arm64(BackendBase):
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ("read", "none")
     Params: ClassVar[type] = Arm64Params
+    maps_2m: ClassVar[bool] = True
+    thp_rule: ClassVar[str] = (
+        "2 MiB block while the host maps the range with a PMD: user_mem_abort -> "
+        "transparent_hugepage_adjust maps PMD_SIZE when fault_supports_stage2_huge_mapping "
+        "and get_user_mapping_size(hva) >= PMD_SIZE ('Only PMD_SIZE THPs are currently "
+        "supported'); dirty logging and pKVM force pages (not modelled)")
 
     @property
     def young_via_fault(self) -> bool:

@@ -12,6 +12,11 @@ Backends differ by mechanism only; every cost comes from ``simulator.costs``. Lo
 ``write`` (``KVM_MMU_LOCK`` for write around the memslot walk), ``read`` (arm64 v3),
 ``none`` (RCU-protected lockless walk, ``CONFIG_KVM_MMU_LOCKLESS_AGING``), ``rmap`` (shadow MMU
 per-rmap lock, 6.15).
+
+THP-backed guest memory: each backend states as a fact (``maps_2m``, ``thp_rule``) whether KVM
+maps a 2 MiB SPTE while the host maps the range with a PMD, or 4 KiB SPTEs. An aging call over
+a THP's 2 MiB (``pmdp_clear_young_notify``) then visits one 2 MiB leaf or up to 512 4 KiB ones
+and returns one bit (``kvm_handle_hva_range`` ORs the handlers' answers).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from simulator.accounting import Work
 from simulator.costs import CostConfig
 from simulator.kernels.profile import KernelProfile
 from simulator.kvm.sptes import Sptes
+from simulator.mm.folio import expand_ranges
 from simulator.params import NoParams
 
 IntArray = npt.NDArray[np.int64]
@@ -75,6 +81,12 @@ class KvmBackend(Protocol):
     aging_locks: ClassVar[tuple[str, ...]]
     fault_lock: ClassVar[str]
     bitmap_locks: ClassVar[tuple[str, ...]]
+    maps_2m: ClassVar[bool]
+    """KVM maps a 2 MiB SPTE while the host maps the range with a PMD (THP)."""
+    thp_rule: ClassVar[str]
+    """The backend's mapping-size rule for THP-backed memory, with its source."""
+    cmpxchg_counts_young: ClassVar[bool]
+    """Lockless aging ages by cmpxchg and counts a failed one as young (x86 A/D off, 6.15)."""
 
     sptes: Sptes
     aging_lock: str
@@ -124,6 +136,11 @@ class KvmBackend(Protocol):
         the number of flushes."""
         ...
 
+    def unmap_ranges(self, starts: IntArray, sizes: IntArray, work: Work) -> int:
+        """The same with one notifier call per range ``[start, start + size)`` (a THP's
+        2 MiB). Returns the number of flushes."""
+        ...
+
 
 class BackendBase:
     """Shared implementation: hardware A bits, a TDP-style SPTE walk, write-locked zaps."""
@@ -137,6 +154,9 @@ class BackendBase:
     aging_locks: ClassVar[tuple[str, ...]] = ("write",)
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
+    maps_2m: ClassVar[bool] = False
+    thp_rule: ClassVar[str] = "4 KiB SPTEs whatever the host mapping"
+    cmpxchg_counts_young: ClassVar[bool] = False
 
     def __init__(self, guest_pages: int, aging_lock: str, costs: CostConfig,
                  hw_af: bool, kernel: KernelProfile) -> None:
@@ -192,6 +212,25 @@ class BackendBase:
         work.unmap_flushes += zapped
         self.pending.add("write", n - zapped, c.zap_ns)
         self.pending.add("write", zapped, c.zap_ns + self.flush_ns())
+        return zapped
+
+    def unmap_ranges(self, starts: IntArray, sizes: IntArray, work: Work) -> int:
+        """One ``invalidate_range_start`` per range: the write lock once, ``zap_ns`` for the
+        call and its first leaf, ``spte_age_ns`` for every further leaf (the same iterator
+        step and atomic write as aging one), one flush if anything was present."""
+        c = self.costs
+        pages = expand_ranges(starts, sizes)
+        live = self.sptes.present[pages] & self.sptes.is_leaf(pages)
+        leaves = np.add.reduceat(live.astype(np.int64), np.cumsum(sizes) - sizes)
+        self.sptes.zap(pages)
+        n, zapped = len(starts), int(np.count_nonzero(leaves))
+        hold = n * c.zap_ns + int(np.maximum(leaves - 1, 0).sum()) * c.spte_age_ns
+        flush = zapped * self.flush_ns()
+        work.cpu_ns += hold + n * c.mmu_lock_ns + flush
+        work.write_locks += n
+        work.write_hold_ns += hold + flush
+        work.unmap_flushes += zapped
+        self.pending.add("write", n, (hold + flush) / n if n else 0.0)
         return zapped
 
 

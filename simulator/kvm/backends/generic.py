@@ -24,3 +24,8 @@ class Generic(BackendBase):
     aging_locks: ClassVar[tuple[str, ...]] = ("write",)
     fault_lock: ClassVar[str] = "write"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
+    maps_2m: ClassVar[bool] = False
+    thp_rule: ClassVar[str] = (
+        "4 KiB SPTEs (a choice): the spinlock architectures differ (powerpc radix can map "
+        "2 MiB, RISC-V maps at the VMA's page size, PAGE_SIZE for THP-backed anonymous "
+        "memory); 4 KiB is the bound that makes aging and zaps cost most")

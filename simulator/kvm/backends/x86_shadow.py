@@ -25,6 +25,11 @@ class X86Shadow(BackendBase):
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "rmap")
     fault_lock: ClassVar[str] = "write"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
+    maps_2m: ClassVar[bool] = False
+    thp_rule: ClassVar[str] = (
+        "4 KiB SPTEs (a choice): the shadow MMU caps the level by the guest's own page size "
+        "(paging_tmpl.h fault.max_level = walker.level, or L1's EPT for a nested guest), which "
+        "the model does not know; 4 KiB is the bound that makes aging and zaps cost most")
 
     def spte_ns(self) -> float:
         return self.costs.spte_age_ns + self.costs.shadow_rmap_ns

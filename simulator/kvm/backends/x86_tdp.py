@@ -15,6 +15,13 @@ from typing import ClassVar
 
 from simulator.kvm.backends.base import BackendBase
 
+X86_TDP_THP_RULE = (
+    "2 MiB SPTE while the host maps the range with a PMD: kvm_mmu_max_mapping_level = min(the "
+    "memslot's lpage_info limit, max_huge_page_level, host_pfn_mapping_level), the last a walk "
+    "of the host page table (pmd_leaf -> 2 MiB); 4 KiB for mTHP, dirty logging and NX-hugepage "
+    "exec faults (not modelled)")
+"""x86 TDP MMU (with or without A/D bits): the mapping-size rule, arch/x86/kvm/mmu/mmu.c."""
+
 
 class X86Tdp(BackendBase):
     """x86 TDP MMU, A/D bits enabled."""
@@ -26,3 +33,5 @@ class X86Tdp(BackendBase):
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "none")
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ("none",)
+    maps_2m: ClassVar[bool] = True
+    thp_rule: ClassVar[str] = X86_TDP_THP_RULE

@@ -4,9 +4,8 @@ Without hardware Accessed bits, aging makes an SPTE "access-tracked" (``mark_spt
 track``: the RWX bits are saved and cleared, so the next translation fill faults). The fault is
 restored by ``fast_page_fault`` without ``mmu_lock`` (lockless since 2021, Matlack's
 "Writing to idle memory" 3.25 s → 0.30 s). Aging is lockless since 6.15 like the A/D case; a
-cmpxchg that loses a race with a vCPU is counted as young (``kvm_tdp_mmu_age_spte``). In the
-model aging steps and fast-fault restores never interleave inside one step, so such failures do
-not occur; their expected number per pass is below one at the simulated fault rates.
+cmpxchg that loses a race is counted as young (``kvm_tdp_mmu_age_spte``; what makes it fail
+and how rare it is: ``simulator.kvm.false_young``, ``vm.cmpxchg_fail``).
 Already-cached TLB entries keep working after aging (no flush since 6.13), so only a TLB miss
 on an access-tracked SPTE faults. The v3 bitmap was not supported here (returns UNRELIABLE).
 """
@@ -16,6 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from simulator.kvm.backends.base import BackendBase
+from simulator.kvm.backends.x86_tdp import X86_TDP_THP_RULE
 
 
 class X86TdpNoAd(BackendBase):
@@ -28,6 +28,9 @@ class X86TdpNoAd(BackendBase):
     aging_locks: ClassVar[tuple[str, ...]] = ("write", "none")
     fault_lock: ClassVar[str] = "read"
     bitmap_locks: ClassVar[tuple[str, ...]] = ()
+    maps_2m: ClassVar[bool] = True
+    thp_rule: ClassVar[str] = X86_TDP_THP_RULE
+    cmpxchg_counts_young: ClassVar[bool] = True
 
     @property
     def young_via_fault(self) -> bool:
