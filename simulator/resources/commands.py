@@ -23,9 +23,10 @@ MATTSON_RECORD_BYTES = 120
 and next access, the distances, and the wavelet matrix's levels (measured ≈ 100)."""
 MRC_SIZE_BYTES = 256
 """Per cache size asked for: its miss ratios, replay scenario and result."""
-PAGE_MAP_BYTES = 48
-"""Per distinct page of a trace: its key and id in the page map, copied while it grows, and a
-chunk's unique ids."""
+PAGE_MAP_BYTES = 120
+"""Per distinct page of a trace: the compiled page map's hash table (at most half full: up to
+4 slots of key and id, 64 bytes), the old table while it grows, the sorted (key, id) pairs it
+is built into (measured peak ≈ 75 bytes a page, with 4 million distinct pages)."""
 CHUNK_RECORD_BYTES = 96
 """Per record of one chunk that ``trace convert`` or ``info`` holds: its columns (page, write,
 stream, time), the structured array or the CSV text written out."""
