@@ -348,7 +348,7 @@ def make_location(box: Path, kind: str, name: str) -> tuple[str, Path | None]:
             "long": "out/" + "x" * 300, "dotdot": "out/../out2"}.get(kind, "out"), elsewhere
 
 
-@fuzz_settings(12)
+@fuzz_settings(24)  # of the 60 (location, command) pairs; make fuzz runs them all
 @given(kind=st.sampled_from(LOCATIONS),
        command=st.sampled_from(["run", "selftest", "mrc", "convert", "sweep"]))
 def test_output_locations(kind: str, command: str) -> None:

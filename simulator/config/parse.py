@@ -27,6 +27,7 @@ from simulator.config.sections import Scenario, VmConfig
 from simulator.config.tables import table_keys
 from simulator.kernels import AUTO, BACKEND_NAMES, PROFILES, resolve
 from simulator.kvm.backends import BACKENDS
+from simulator.mm.constants import LRU_MAX_PAGES, PTRS_PER_PTE
 from simulator.mm.pagetable import MAX_MMS, MM_ID_DTYPE
 from simulator.output.paths import name_problem
 from simulator.params import ConfigError, Key, bounds, keys_of, shown_bound, suggest
@@ -176,6 +177,14 @@ def check_cross(sc: Scenario, source: str) -> None:
     if mms > MAX_MMS:
         raise ConfigError(source, "vms", f"at most {MAX_MMS} mms, VMs and the host task "
                           f"together (an mm id is an {np.dtype(MM_ID_DTYPE).name}), got {mms}")
+    if sc.host.policy == "lru":  # the compiled exact LRU links pages with int32 indices
+        tables = [-(-(vm.memory // PAGE_SIZE) // PTRS_PER_PTE) for _, vm, _ in sc.all_vms()]
+        tables.append(-(-sc.task_pages // PTRS_PER_PTE))
+        pages = sum(tables) * PTRS_PER_PTE
+        if pages >= LRU_MAX_PAGES:
+            raise ConfigError(source, "host.policy",
+                              f"exact LRU (lru) indexes at most {LRU_MAX_PAGES - 1:,} pages (int32 "
+                              f"links), the VMs and the host task have {pages:,}")
     if sc.mglru.aging != "reclaim" and sc.host.policy != "mglru":
         raise ConfigError(source, "mglru.aging",
                           f"debugfs aging needs host.policy = mglru, not {sc.host.policy!r}")

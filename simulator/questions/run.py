@@ -17,6 +17,7 @@ from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
 from simulator.questions.analyses import Finding
 from simulator.questions.registry import ANALYSES
+from simulator.resources import check_parallel, sweep_driver_bytes
 from simulator.sweep import SweepReport, expand_sweep, make_executor, run_sweep
 
 QUESTION_DIR = bundled_dir("questions")
@@ -88,6 +89,9 @@ def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
         # shorter lists for the swept keys, e.g. fewer vCPU counts (seeds stay at 3)
         doc["sweep"] = {**doc.get("sweep", {}), **q.quick_sweep}
     sweep = expand_sweep(doc, str(q.path))
+    # the driver and --jobs runs at once on this machine, as `sweep` checks them
+    check_parallel([p.scenario for p in sweep.points], None, jobs,
+                   driver=sweep_driver_bytes(len(sweep.points)))
     report = run_sweep(sweep, out, make_executor("local", jobs), resume=True,
                        progress=progress)
     return pd.DataFrame(report.rows), report
