@@ -12,9 +12,9 @@ A *case* is one scenario run (suite ``ci``) or one measurement of suite ``perf``
 
 Each case runs in a fresh ``spawn`` process (:func:`run_isolated`, a pool of
 :func:`simulator.workers.worker_pool`, so an interrupted bench leaves no process behind): the
-peak resident set size
-(``ru_maxrss``) is then that run's own, string hashing gets a fresh seed (so an accidental
-dependence on set order shows up as a changed metric), and a crash cannot take the bench down.
+peak resident set size (``VmHWM``, :func:`maxrss_mib`) is then that run's own, string hashing
+gets a fresh seed (so an accidental dependence on set order shows up as a changed metric), and
+a crash cannot take the bench down.
 """
 
 from __future__ import annotations
@@ -95,7 +95,16 @@ def split_summary(summary: Mapping[str, Any]) -> tuple[dict[str, Scalar], dict[s
 
 
 def maxrss_mib() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MiB: ``VmHWM`` where there is
+    /proc (``ru_maxrss`` would be at least the forking process's: Linux carries it over the
+    ``execve`` that starts a spawned worker), else ``ru_maxrss`` (KiB on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
