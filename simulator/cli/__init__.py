@@ -68,8 +68,10 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as e:  # a usage error (one line, printed) or --help
-        return e.code if isinstance(e.code, int) else 2
+    except SystemExit as e:
+        if not e.code:  # --help, --version: they end the process, as argparse does
+            raise
+        return e.code if isinstance(e.code, int) else 2  # a usage error (one line, printed)
     was_quiet = progress.quiet()
     progress.set_quiet(getattr(args, "quiet", False))
     try:
