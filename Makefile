@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint clean calibrate check-readme
+.PHONY: run test fuzz lint clean calibrate check-readme
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The fuzz harness of every command (tests/test_fuzz_commands.py), 20 times what `make test`
+# runs, with fresh random examples (a few minutes).
+fuzz: $(STAMP)
+	MGLRU_SIM_FUZZ=20 $(BIN)/python -m pytest tests/test_fuzz_commands.py -q --hypothesis-show-statistics
 
 # Every command of README's command table, run from a temporary directory outside the
 # repository (part of `make test` too).

@@ -21,6 +21,7 @@ from simulator.config import Scenario, run_id_of
 from simulator.host import TASK_MM, HostCore, WorkloadHook
 from simulator.invariants import check_host
 from simulator.policies import MglruPolicy, ReplacementPolicy, make_policy
+from simulator.resources.run import BoundedRows, pass_rows, sample_rows
 from simulator.rng import RngStreams
 from simulator.rundata import RunData
 from simulator.vm import Vm
@@ -52,7 +53,10 @@ class Machine:
         if sc.sim.check_invariants:
             self.host.on_check = lambda: check_host(self.host)
         self.data = RunData(sc, run_id_of(sc), self.host.counters, self.host.truth)
+        # the recorded rows stay within what the memory estimate counted for them
+        self.policy.passes = BoundedRows(pass_rows(sc), "aging passes (passes.csv rows)")
         self.data.passes = self.policy.passes
+        self.data.timeseries = BoundedRows(sample_rows(sc), "time-series samples")
 
     def now(self) -> int:
         return self.host.now()

@@ -32,7 +32,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -49,6 +49,7 @@ from simulator.config import (
     scenario_from_dict,
 )
 from simulator.progress import bar as progress_bar
+from simulator.workers import worker_pool
 
 if TYPE_CHECKING:
     from simulator.mattson import MissRatioCurve
@@ -80,30 +81,45 @@ class Replay:
         return self.misses / self.accesses if self.accesses else math.nan
 
 
-def parse_sizes(text: str, distinct_pages: int) -> list[int]:
-    """Cache sizes in pages from ``"49,490"`` (pages) or ``"0.01,0.1"`` (fractions of the
-    distinct pages, rounded to the nearest page, at least 1), mixed freely; sorted, unique.
-    Raises ValueError."""
-    sizes: set[int] = set()
-    for item in (t.strip() for t in text.split(",")):
-        if not item:
-            continue
+MAX_SIZES = 1000
+"""The most cache sizes one ``mrc`` asks for (each is one replay)."""
+MAX_CACHE_PAGES = 2**40
+"""The largest cache size in pages (4 PiB)."""
+
+
+def size_values(text: str) -> list[int | float]:
+    """The items of ``--sizes``, checked before anything is read: page counts in
+    ``1..MAX_CACHE_PAGES`` and fractions of the distinct pages in (0, 1], at most
+    :data:`MAX_SIZES` of them. Raises ValueError."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise ValueError("--sizes: no size given")
+    if len(items) > MAX_SIZES:
+        raise ValueError(f"--sizes: {len(items):,} sizes; at most {MAX_SIZES:,} (each is a "
+                         "replay)")
+    values: list[int | float] = []
+    for item in items:
         try:
             value = int(item) if item.isdigit() else float(item)
         except ValueError:
             raise ValueError(f"--sizes: {item!r} is neither a page count nor a fraction") \
                 from None
-        if isinstance(value, float):
-            if not (math.isfinite(value) and value > 0):
-                raise ValueError(f"--sizes: a fraction must be > 0, got {item!r}")
-            sizes.add(max(1, round(value * distinct_pages)))
-        elif value < 1:
-            raise ValueError(f"--sizes: a page count must be >= 1, got {item!r}")
-        else:
-            sizes.add(value)
-    if not sizes:
-        raise ValueError("--sizes: no size given")
-    return sorted(sizes)
+        if isinstance(value, float) and not (math.isfinite(value) and 0 < value <= 1):
+            raise ValueError(f"--sizes: a fraction of the distinct pages must be in (0, 1], "
+                             f"got {item!r} (give larger caches in pages)")
+        if isinstance(value, int) and not 1 <= value <= MAX_CACHE_PAGES:
+            raise ValueError(f"--sizes: a page count must be in 1..{MAX_CACHE_PAGES}, got "
+                             f"{item!r}")
+        values.append(value)
+    return values
+
+
+def parse_sizes(text: str, distinct_pages: int) -> list[int]:
+    """Cache sizes in pages from ``"49,490"`` (pages) or ``"0.01,0.1"`` (fractions of the
+    distinct pages, rounded to the nearest page, at least 1), mixed freely; sorted, unique.
+    Raises ValueError (:func:`size_values`)."""
+    return sorted({max(1, round(v * distinct_pages)) if isinstance(v, float) else v
+                   for v in size_values(text)})
 
 
 def base_document(trace: Path, trace_format: str, overrides: list[str]) -> dict[str, Any]:
@@ -196,18 +212,23 @@ class TracePass:
     """Every record's raw page id, in trace order (what Mattson's algorithm reads)."""
 
 
-def read_trace(trace: Path, trace_format: str, overrides: list[str], sizes: str) -> TracePass:
-    """Read the trace once with the replay scenario's reader options, and parse ``sizes``.
+def read_trace(trace: Path, trace_format: str, overrides: list[str], sizes: str,
+               max_memory: int | None = None) -> TracePass:
+    """Read the trace once with the replay scenario's reader options, and parse ``sizes``;
+    before reading, refuse a trace whose page ids and Mattson pass would not fit.
 
-    Raises ConfigError (a bad ``--set``, a corrupt or missing trace: TraceError is one) or
-    ValueError (bad sizes).
+    Raises ConfigError (a bad ``--set``, a corrupt or missing trace: TraceError is one),
+    ValueError (bad sizes) or ResourceError.
     """
+    from simulator.resources import check_estimate, mrc_driver_estimate, trace_records_bound
     from simulator.traces import summarize
     from workloads.trace import TraceParams, trace_reader
 
     doc = base_document(trace, trace_format, overrides)
     opts = scenario_from_dict(doc, "mrc").task.workload.params_as(TraceParams)
     reader = trace_reader(opts)
+    check_estimate(mrc_driver_estimate(trace_records_bound(reader), len(size_values(sizes))),
+                   f"mrc of {trace.name}", max_memory)
     summary = summarize(reader, opts.remap, opts.chunk)
     cache_sizes = parse_sizes(sizes, summary.distinct_pages)
     pages = np.concatenate([c.pages for c in reader.chunks(opts.chunk)])
@@ -244,12 +265,15 @@ def curve_frame(curve: MissRatioCurve, max_points: int = CURVE_POINTS) -> pd.Dat
                          "lru_miss_ratio": curve.miss_ratio(steps)})
 
 
-def mglru_replays(tp: TracePass, jobs: int,
-                  overrides: Sequence[str] = ()) -> tuple[dict[int, Replay], list[str]]:
+def mglru_replays(tp: TracePass, jobs: int, overrides: Sequence[str] = (),
+                  max_memory: int | None = None) -> tuple[dict[int, Replay], list[str]]:
     """One MGLRU replay per size, ``jobs`` at a time: the replays and the warnings to show
     (a size whose scenario is invalid, a replay cut short by ``sim.duration_ms``).
     ``overrides`` are the ``--set`` of :func:`read_trace` (one of ``task.quantum_accesses``
-    keeps the quantum from being sized to the cache)."""
+    keeps the quantum from being sized to the cache). Raises ResourceError, before any replay,
+    if ``jobs`` of them would not fit."""
+    from simulator.resources import check_parallel
+
     quantum_set = any(s.split("=", 1)[0].strip() == "task.quantum_accesses" for s in overrides)
     warnings: list[str] = []
     scenarios: dict[int, Scenario] = {}
@@ -258,6 +282,7 @@ def mglru_replays(tp: TracePass, jobs: int,
             scenarios[size] = sized_scenario(tp.doc, tp.distinct_pages, size, quantum_set)
         except ConfigError as e:
             warnings.append(f"no MGLRU replay at {size} pages: {e}")
+    check_parallel(list(scenarios.values()), max_memory, jobs, driver=tp.pages.nbytes)
     out: dict[int, Replay] = {}
     with progress_bar(len(scenarios), "MGLRU replays", "size") as bar:
         if jobs == 1 or len(scenarios) <= 1:
@@ -265,7 +290,7 @@ def mglru_replays(tp: TracePass, jobs: int,
                 out[size] = replay_once(sc, tp.records)
                 bar.update(1)
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(scenarios))) as pool:
+            with worker_pool(min(jobs, len(scenarios))) as pool:
                 futures = {pool.submit(replay_once, sc, tp.records): size
                            for size, sc in scenarios.items()}
                 for f in as_completed(futures):
@@ -310,7 +335,7 @@ def write_mrc(frame: pd.DataFrame, out: Path, curve: pd.DataFrame | None = None,
     return [*written, figures["png"], figures["svg"]]
 
 
-__all__ = ["CURVE_POINTS", "MRC_COLUMNS", "OnePass", "Replay", "TracePass", "base_document",
-           "curve_frame", "lru_curve", "lru_miss_ratios",
+__all__ = ["CURVE_POINTS", "MAX_CACHE_PAGES", "MAX_SIZES", "MRC_COLUMNS", "OnePass", "Replay",
+           "TracePass", "base_document", "curve_frame", "lru_curve", "lru_miss_ratios",
            "mglru_replays", "mrc_frame", "parse_sizes", "read_trace", "replay_once",
-           "sized_scenario", "write_mrc"]
+           "size_values", "sized_scenario", "write_mrc"]

@@ -38,8 +38,19 @@ class ConfigError(ValueError):
         self.source = source
         self.key = key
         self.message = message
-        where = f"key '{key}': " if key else ""
-        super().__init__(f"{source}: {where}{message}")
+        where = f"key '{one_line(key)}': " if key else ""
+        super().__init__(f"{one_line(source)}: {where}{one_line(message, MAX_MESSAGE)}")
+
+
+MAX_MESSAGE = 400
+"""The longest message an error line shows (a value quoted in it is cut short)."""
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` for one error line: control characters (a newline in a file name) escaped,
+    and cut at ``limit`` characters."""
+    out = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(text))
+    return out if len(out) <= limit else out[:limit] + "..."
 
 
 def suggest(word: str, options: Iterable[str]) -> str:
@@ -50,18 +61,20 @@ def suggest(word: str, options: Iterable[str]) -> str:
 
 def spec(*, choices: tuple[str, ...] | None = None, lo: float | None = None,
          hi: float | None = None, size: bool = False, doc: str = "", key: str | None = SAME,
-         flag: str | None = None) -> dict[str, Any]:
+         flag: str | None = None, nonfinite: bool = False) -> dict[str, Any]:
     """The metadata of a parameter field (see :func:`param`)."""
     return {"choices": choices, "lo": lo, "hi": hi, "size": size, "doc": doc, "key": key,
-            "flag": flag}
+            "flag": flag, "nonfinite": nonfinite}
 
 
 def param(default: Any, **kwargs: Any) -> Any:
     """A parameter field: ``default``, then :func:`spec`'s keywords.
 
-    ``choices``: the allowed strings; ``lo``/``hi``: the inclusive range; ``size``: the value
-    takes units (``"4GiB"``); ``doc``: one line; ``key``: the scenario key if not the field's
-    name (None: not a scenario key); ``flag``: the command-line option, if any.
+    ``choices``: the allowed strings; ``lo``/``hi``: the inclusive range (an integer without
+    one still has to fit an ``int64``); ``size``: the value takes units (``"4GiB"``); ``doc``:
+    one line; ``key``: the scenario key if not the field's name (None: not a scenario key);
+    ``flag``: the command-line option, if any; ``nonfinite``: a float key that accepts NaN and
+    the infinities (its doc must say what they mean; every other float rejects them).
     """
     return dataclasses.field(default=default, metadata=spec(**kwargs))
 
@@ -91,6 +104,26 @@ class Key:
         """Whether ``other`` declares this key identically (a key several owners share)."""
         return (self.type, self.default, dict(self.meta)) == \
             (other.type, other.default, dict(other.meta))
+
+
+INT_RANGE = (-(2**63), 2**63 - 1)
+"""The range of an integer key that declares no bound of its own: what a numpy ``int64`` (every
+array the model keeps) holds."""
+
+
+def bounds(key: Key) -> tuple[float | None, float | None]:
+    """The inclusive range a value of ``key`` must lie in: the declared ``lo``/``hi``, and for
+    an integer (or a size) without one, :data:`INT_RANGE`."""
+    lo, hi = key.meta.get("lo"), key.meta.get("hi")
+    if key.type is int or key.meta.get("size"):
+        lo = INT_RANGE[0] if lo is None else lo
+        hi = INT_RANGE[1] if hi is None else hi
+    return lo, hi
+
+
+def shown_bound(bound: float) -> str:
+    """A range bound as an error shows it: an integer in full, a float in short form."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
 
 
 _KEYS: dict[type, Mapping[str, Key]] = {}
@@ -140,5 +173,6 @@ def build(cls: type[T], values: Mapping[str, Any]) -> T:
     return cls(**{k.attr: values[name] for name, k in keys_of(cls).items() if name in values})
 
 
-__all__ = ["SAME", "ConfigError", "Key", "NoParams", "build", "keys_of", "merge_keys", "param",
-           "spec", "suggest"]
+__all__ = ["INT_RANGE", "MAX_MESSAGE", "SAME", "ConfigError", "Key", "NoParams", "bounds",
+           "build", "keys_of", "merge_keys", "one_line", "param", "shown_bound", "spec",
+           "suggest"]

@@ -10,6 +10,7 @@ simulates or imports SimPy: it reads saved results only (DESIGN §4).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import math
 import tomllib
@@ -307,11 +308,13 @@ def _nothing_finished(results: Results) -> bool:
     return "status" in table.columns and not (table["status"].astype(str) == "ok").any()
 
 
-def write_outputs(results_dir: Path, out_dir: Path | None = None) -> ReportFiles:
+def write_outputs(results_dir: Path, out_dir: Path | None = None,
+                  shown_as: Path | None = None) -> ReportFiles:
     """Write ``figures/*.png``, ``figures/*.svg`` and ``report.html`` under ``out_dir``.
 
-    ``out_dir`` defaults to ``results_dir``. Raises :class:`simulator.plots.ResultsError` if
-    the folder holds no readable results.
+    ``out_dir`` defaults to ``results_dir``; ``shown_as`` is the results folder the page names
+    (default ``results_dir``; a run folder being built names its final place). Raises
+    :class:`simulator.plots.ResultsError` if the folder holds no readable results.
     """
     results = load_results(Path(results_dir))
     out = Path(results_dir) if out_dir is None else Path(out_dir)
@@ -325,15 +328,18 @@ def write_outputs(results_dir: Path, out_dir: Path | None = None) -> ReportFiles
             figures.append(spec.draw())
             bar.update(1)
     report = build_report(results, figures)
+    if shown_as is not None:
+        report = dataclasses.replace(report, source=shown_as)
     pngs = save_figures(report.figures, out / FIGURE_DIR)
     images = {p.stem: p.read_bytes() for p in pngs}
     page = atomic_write(out / REPORT_FILE, render_html(report, images))
     return ReportFiles(page, pngs)
 
 
-def write_report(results_dir: Path, out_dir: Path | None = None) -> Path:
+def write_report(results_dir: Path, out_dir: Path | None = None,
+                 shown_as: Path | None = None) -> Path:
     """Write the figures and ``report.html`` for a run or sweep folder; returns the page.
 
-    This is what ``mglru-sim run`` and ``sweep`` call when they finish.
+    This is what ``mglru-sim run`` (into the run folder it builds) and ``sweep`` call.
     """
-    return write_outputs(results_dir, out_dir).html
+    return write_outputs(results_dir, out_dir, shown_as).html

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from simulator.config import Scenario
 from simulator.machine import Machine
-from simulator.output.run_folder import RunResult, run_folder, run_result, write_run
+from simulator.output.run_folder import Finish, RunResult, run_folder, run_result, write_run
 from simulator.provenance import Provenance, with_provenance
 
 
@@ -28,11 +28,13 @@ def simulate(sc: Scenario, progress: Callable[[int], None] | None = None) -> Run
 
 
 def run_one(sc: Scenario, out: Path, provenance: Provenance | None = None,
-            progress: Callable[[int], None] | None = None) -> tuple[RunResult, Path]:
+            progress: Callable[[int], None] | None = None,
+            finish: Finish | None = None) -> tuple[RunResult, Path]:
     """Simulate ``sc`` and write its run folder under ``out`` (``config.toml`` ends with
-    ``provenance``'s table if given)."""
+    ``provenance``'s table if given; ``finish`` adds files to the folder before it is
+    complete: the figures and the report)."""
     result = with_provenance(simulate(sc, progress), provenance)
-    folder = write_run(result, run_folder(out, sc, result.summary))
+    folder = write_run(result, run_folder(out, sc, result.summary), finish=finish)
     return result, folder
 
 

@@ -7,6 +7,7 @@ the workloads all need these, and the configuration imports the other two.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 PAGE_SIZE = 4096
 """Bytes per base page (x86-64 and arm64 with a 4 KiB granule)."""
@@ -31,8 +32,8 @@ def parse_size(text: object) -> int:
     m = _SIZE_RE.match(text)
     if not m:
         raise ValueError(f"a size like '4GiB', '256M' or a byte count, not {text!r}")
-    value = float(m.group(1)) * _UNITS[m.group(2).upper()]
-    if value != int(value):
+    value = Fraction(m.group(1)) * _UNITS[m.group(2).upper()]  # exact, however large
+    if value.denominator != 1:
         raise ValueError(f"size {text!r} is not a whole number of bytes")
     return int(value)
 

@@ -366,7 +366,7 @@ _text = st.text(max_size=20)
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=_text,
+    name=st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,20}", fullmatch=True),
     description=_text,
     vcpus=st.integers(1, 1024),
     vm_mib=st.integers(2, 4096).map(lambda k: k // 2 * 2 or 2),

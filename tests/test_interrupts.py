@@ -87,7 +87,7 @@ def test_ctrl_c_during_a_sweep_then_resume(tmp_path: Path) -> None:
     deadline = time.time() + 120
     while time.time() < deadline:  # wait for the first complete run, then Ctrl-C
         if root.is_dir() and any((p / COMPLETE_MARKER).exists() for p in root.iterdir()
-                                 if p.is_dir()):
+                                 if p.is_dir() and not p.name.startswith(".")):
             break
         time.sleep(0.05)
     assert proc.poll() is None, "the sweep ended before it could be interrupted"

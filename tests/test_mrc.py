@@ -34,9 +34,23 @@ def test_parse_sizes() -> None:
                                                                     39179]
     assert parse_sizes("100,0.5,100", 1000) == [100, 500]
     assert parse_sizes("0.00001", 1000) == [1]
-    for bad in ("", "abc", "0", "-3", "0.0", "nan"):
+    for bad in ("", "abc", "0", "-3", "0.0", "nan", "1e30", "1.5", str(2**40 + 1)):
         with pytest.raises(ValueError, match="--sizes"):
             parse_sizes(bad, 1000)
+    assert len(parse_sizes(",".join(map(str, range(1, 1001))), 1000)) == 1000
+    with pytest.raises(ValueError, match="1,001 sizes; at most 1,000"):
+        parse_sizes(",".join(map(str, range(1, 1002))), 1000)
+
+
+def test_a_million_sizes_are_refused_before_reading(tmp_path: Path,
+                                                    small_trace: tuple[Path, np.ndarray],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path, _ = small_trace
+    sizes = ",".join(map(str, range(1, 10**6 + 1)))
+    assert main(["mrc", str(path), "--sizes", sizes, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "1,000,000 sizes; at most 1,000" in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_mrc_end_to_end(tmp_path: Path, small_trace: tuple[Path, np.ndarray],
@@ -106,7 +120,8 @@ def test_mrc_bad_input_is_one_line_exit_2(tmp_path: Path, argv: list[str],
     path.write_bytes(b"\0" * 50 if argv == ["--sizes", "10"] else b"\0" * 48)
     assert main(["mrc", str(path), "--out", str(tmp_path / "o"), *argv]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and err[0].startswith("mglru-sim: error: "), err
+    # "mglru-sim mrc: error: argument --jobs..." for options argparse checks
+    assert len(err) == 1 and err[0].startswith("mglru-sim") and ": error: " in err[0], err
     assert not (tmp_path / "o").exists()
 
 

@@ -86,4 +86,8 @@ def test_memory_estimates_come_from_the_registries() -> None:
     assert all(e.memory_per_page == 0 for e in NOTIFIER_DESIGNS.values())
     zipf = WORKLOADS["zipf"]
     params = WorkloadConfig(kind="zipf", footprint=0.5).params_as(zipf.Params)
-    assert zipf.memory_bytes(params, 1000, 4) == 8 * 1000 + 8 * 500
+    # the placement permutation, the CDF and its guide table
+    assert zipf.memory_bytes(params, 1000, 4) == 8 * 1000 + (8 + 8) * 500
+    from simulator.policies import POLICIES
+
+    assert all(cls.memory_per_page > 0 for cls in POLICIES.values())

@@ -284,6 +284,11 @@ class RankedWorkload(StreamWorkload[RP]):
     rank ``r`` (1-based) is page ``r - 1``.
     """
 
+    @classmethod
+    def memory_bytes(cls, params: RP, pages: int, streams: int) -> int:
+        """The placement permutation (with ``scatter``)."""
+        return PLACEMENT_BYTES_PER_PAGE * pages if params.scatter else 0
+
     def __init__(self, params: RP, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:
         super().__init__(params, pages, streams, seed)

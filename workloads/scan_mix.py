@@ -32,7 +32,13 @@ import numpy as np
 
 from simulator.params import param
 from workloads import params as shared
-from workloads.base import PageArray, StreamWorkload, check_theta, placement
+from workloads.base import (
+    PLACEMENT_BYTES_PER_PAGE,
+    PageArray,
+    StreamWorkload,
+    check_theta,
+    placement,
+)
 from workloads.zipf import zipf_cdf
 
 
@@ -60,6 +66,12 @@ class ScanMixWorkload(StreamWorkload[ScanMixParams]):
     description: ClassVar[str] = (
         "Zipf hot set plus periodic one-pass sequential scans of cold pages (scan resistance)")
     Params: ClassVar[type[ScanMixParams]] = ScanMixParams
+
+    @classmethod
+    def memory_bytes(cls, params: ScanMixParams, pages: int, streams: int) -> int:
+        """The placement permutation (while the hot and cold sets are cut from it), the hot
+        and cold page arrays, and the hot set's CDF."""
+        return PLACEMENT_BYTES_PER_PAGE * 3 * pages
 
     def __init__(self, params: ScanMixParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:

@@ -58,6 +58,15 @@ from workloads.base import Batch, PageArray, WorkloadKind, WorkloadTable, stream
 _Part = tuple[PageArray, npt.NDArray[np.bool_] | None]
 
 
+MAP_BYTES_PER_PAGE = 120
+"""The page map, per distinct page: the compiled builder's hash table (up to 4 slots of key and
+id), the old table while it grows, and the sorted (key, id) pairs
+(:data:`simulator.resources.commands.PAGE_MAP_BYTES`)."""
+RECORD_BYTES = 160
+"""One record of a chunk in flight: page, write, stream and time (25 bytes), and the parse of
+its line (a CSV field is a Python string first)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TraceParams(TraceOptions):
     """``kind = "trace"``: the reader options (the ``trace*`` keys) and the pacing.
@@ -151,6 +160,14 @@ class TraceWorkload(WorkloadKind[TraceParams]):
     description: ClassVar[str] = (
         "replay a trace file (csv, npy/npz, oracleGeneral, valgrind lackey) in chunks")
     Params: ClassVar[type[TraceParams]] = TraceParams
+
+    @classmethod
+    def memory_bytes(cls, params: TraceParams, pages: int, streams: int) -> int:
+        """The page map (:data:`MAP_BYTES_PER_PAGE` per distinct page; a region holds at least
+        as many pages as the trace has distinct ones) and the chunks in flight: the
+        shared cache (``streams + 2``), one parse, one buffer per stream."""
+        return MAP_BYTES_PER_PAGE * pages \
+            + RECORD_BYTES * int(params.chunk) * (2 * streams + 3)
 
     def __init__(self, params: TraceParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:

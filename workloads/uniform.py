@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from workloads import params as shared
-from workloads.base import PLACEMENT_BYTES_PER_PAGE, PageArray, RankedWorkload
+from workloads.base import PageArray, RankedWorkload
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +38,6 @@ class UniformWorkload(RankedWorkload[UniformParams]):
     name: ClassVar[str] = "uniform"
     description: ClassVar[str] = "uniform random touches over the footprint pages (no locality)"
     Params: ClassVar[type[UniformParams]] = UniformParams
-
-    @classmethod
-    def memory_bytes(cls, params: UniformParams, pages: int, streams: int) -> int:
-        """The placement permutation."""
-        return PLACEMENT_BYTES_PER_PAGE * pages if params.scatter else 0
 
     def _ranks(self, rng: np.random.Generator, n: int) -> PageArray:
         return rng.integers(0, self.footprint_pages, size=n, dtype=np.int64)

@@ -148,6 +148,8 @@ def _guide_table(cdf: npt.NDArray[np.float64], m: int) -> GuideArray:
 
 CDF_BYTES_PER_RANK = 8
 """The tabulated CDF: one ``float64`` per rank of the footprint."""
+GUIDE_BYTES_PER_RANK = 8
+"""The inverse-CDF guide table: at most one entry (int32 or int64) per rank."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +174,11 @@ class ZipfWorkload(RankedWorkload[ZipfParams]):
 
     @classmethod
     def memory_bytes(cls, params: ZipfParams, pages: int, streams: int) -> int:
-        """The placement permutation and the CDF (the guide table is not counted)."""
+        """The placement permutation, the CDF and its guide table (at most one int64 per
+        rank)."""
         k = max(1, int(pages * params.footprint))
         return (PLACEMENT_BYTES_PER_PAGE * pages if params.scatter else 0) \
-            + CDF_BYTES_PER_RANK * k
+            + (CDF_BYTES_PER_RANK + GUIDE_BYTES_PER_RANK) * k
 
     def __init__(self, params: ZipfParams, pages: int, streams: int,
                  seed: np.random.SeedSequence) -> None:

@@ -138,7 +138,21 @@ def load_results(path: str | Path) -> BenchResults:
     except json.JSONDecodeError as e:
         raise BaselineError(f"{p}: not valid JSON: line {e.lineno} column {e.colno}: "
                             f"{e.msg}") from None
-    return BenchResults.from_json(doc, str(p))
+    except RecursionError:
+        raise BaselineError(f"{p}: not valid JSON: nested too deeply") from None
+    try:
+        results = BenchResults.from_json(doc, str(p))
+        for name, case in results.cases.items():
+            for metric, value in case.deterministic.items():
+                if not (value is None or isinstance(value, bool | int | float | str)):
+                    raise ValueError(f"case {name!r}: metric {metric!r} is not a number or "
+                                     "a string")
+        return results
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        if isinstance(e, BaselineError):
+            raise
+        what = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+        raise BaselineError(f"{p}: not a bench result ({what})") from None
 
 
 def write_json_atomic(path: str | Path, doc: Any) -> Path:

@@ -10,21 +10,23 @@ A *case* is one scenario run (suite ``ci``) or one measurement of suite ``perf``
 - **info**: identity fields (the run id, a hash of the effective configuration) shown in the
   report but never compared, since adding a scenario key with a default changes them.
 
-Each case runs in a fresh ``spawn`` process (:func:`run_isolated`): the peak resident set size
-(``ru_maxrss``) is then that run's own, string hashing gets a fresh seed (so an accidental
-dependence on set order shows up as a changed metric), and a crash cannot take the bench down.
+Each case runs in a fresh ``spawn`` process (:func:`run_isolated`, a pool of
+:func:`simulator.workers.worker_pool`, so an interrupted bench leaves no process behind): the
+peak resident set size (``VmHWM``, :func:`maxrss_mib`) is then that run's own, string hashing
+gets a fresh seed (so an accidental dependence on set order shows up as a changed metric), and
+a crash cannot take the bench down.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import resource
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from simulator.workers import worker_pool
 
 Scalar = int | float | str | bool | None
 """A metric value as stored in JSON (``None`` = does not apply to this run)."""
@@ -93,7 +95,16 @@ def split_summary(summary: Mapping[str, Any]) -> tuple[dict[str, Scalar], dict[s
 
 
 def maxrss_mib() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MiB: ``VmHWM`` where there is
+    /proc (``ru_maxrss`` would be at least the forking process's: Linux carries it over the
+    ``execve`` that starts a spawned worker), else ``ru_maxrss`` (KiB on Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -149,12 +160,6 @@ def measure_scenario(name: str, path: str, overrides: Sequence[str] = ()) -> Cas
     return CaseResult(name=name, source=path, deterministic=det, performance=perf, info=info)
 
 
-def _spawn_pool(jobs: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=max(1, jobs),
-                               mp_context=multiprocessing.get_context("spawn"),
-                               max_tasks_per_child=1)
-
-
 def run_isolated(fn: Callable[..., T], calls: Iterable[tuple[Any, ...]], jobs: int = 1,
                  on_done: Callable[[int, T], None] | None = None) -> list[T]:
     """``fn(*args)`` for each argument tuple, each in its own fresh ``spawn`` process.
@@ -163,7 +168,7 @@ def run_isolated(fn: Callable[..., T], calls: Iterable[tuple[Any, ...]], jobs: i
     called as each finishes (for progress lines). An exception in a child is re-raised here.
     """
     calls = list(calls)
-    with _spawn_pool(jobs) as pool:
+    with worker_pool(jobs, max_tasks_per_child=1) as pool:
         futures = [pool.submit(fn, *args) for args in calls]
         results: list[T] = []
         for i, fut in enumerate(futures):

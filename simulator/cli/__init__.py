@@ -2,8 +2,8 @@
 
 One module per command, each with ``register(subparsers)`` (its options) and the function it
 sets as ``func``: it parses, calls the domain code, prints, and maps errors to exit codes.
-Exit codes: 0 ok, 1 a failed check or regression, 2 bad input (one line on stderr naming the
-file and key, no traceback).
+Exit codes: 0 ok, 1 a failed check or regression (or a disk that filled up), 2 bad input (one
+line on stderr naming the file and key, no traceback), 130 Ctrl-C, 143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from simulator.cli.args import Parser
 from simulator.config import ConfigError
 from simulator.jit import CORES, CoreError, core, set_core
 from simulator.mm.lruvec import InvariantError
+from simulator.output.errors import OutputError
 from simulator.resources import ResourceError
+from simulator.signals import Terminated, exit_code, terminate_as_interrupt
 
 COMMANDS = (run, validate, list_, sweep, plot, trace, mrc, questions, bench, selftest,
             completion)
@@ -64,7 +66,12 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:
+        if not e.code:  # --help, --version: they end the process, as argparse does
+            raise
+        return e.code if isinstance(e.code, int) else 2  # a usage error (one line, printed)
     was_quiet = progress.quiet()
     progress.set_quiet(getattr(args, "quiet", False))
     try:
@@ -76,13 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     """The command, with its errors mapped to exit codes."""
     try:
-        if args.core:
-            set_core(args.core)
-        core()  # a bad MGLRU_SIM_CORE fails here, before any work
-        rc: int = args.func(args)
+        with terminate_as_interrupt():
+            if args.core:
+                set_core(args.core)
+            core()  # a bad MGLRU_SIM_CORE fails here, before any work
+            rc: int = args.func(args)
     except (ConfigError, ResourceError, CoreError) as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 2
+    except OutputError as e:  # 2: a location that cannot be written; 1: the disk filled
+        print(f"mglru-sim: error: {e}", file=sys.stderr)
+        return e.exit_code
     except InvariantError as e:
         print(f"mglru-sim: invariant violated: {e}", file=sys.stderr)
         return 1
@@ -90,9 +101,10 @@ def _run(args: argparse.Namespace) -> int:
         # `mglru-sim ... | head`: the reader went away; not an error of ours
         sys.stderr.close()
         return 0
-    except KeyboardInterrupt:
-        print("mglru-sim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:  # Ctrl-C (130), or SIGTERM (Terminated, 143)
+        print(f"mglru-sim: {'terminated' if isinstance(e, Terminated) else 'interrupted'}",
+              file=sys.stderr)
+        return exit_code(e)
     return rc
 
 

@@ -26,10 +26,14 @@ from simulator.bench.compare import (
 )
 from simulator.bench.report import comparison_text, json_document, markdown, targets_text, verdict
 from simulator.bench.suites import CI_SCENARIOS, SUITES, run_suite
-from simulator.cli.args import Subparsers, add_jobs, add_set
+from simulator.cli.args import Subparsers, add_jobs, add_set, number
 from simulator.config import ConfigError
 from simulator.output import atomic_write
+from simulator.output.paths import probe_file
 from simulator.progress import note as progress_note
+
+MAX_PCT = 1e6
+"""The largest tolerance in percent (beyond it nothing is gated)."""
 
 
 def register(sub: Subparsers) -> None:
@@ -43,7 +47,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--baseline", metavar="FILE", default=None,
                    help="baseline JSON to compare with (default: results/baselines/SUITE.json "
                         "if it exists)")
-    p.add_argument("--tolerance", metavar="PCT", type=float, default=0.0,
+    p.add_argument("--tolerance", metavar="PCT", type=number(float, 0.0, MAX_PCT), default=0.0,
                    help="how far a deterministic metric may move, in percent of its baseline "
                         "(default 0: exact, floats up to rounding noise)")
     p.add_argument("--update-baseline", action="store_true",
@@ -55,7 +59,8 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--perf-gate", action="store_true",
                    help="also fail when a performance figure is slower than the baseline by "
                         "more than --perf-tolerance, or (perf suite) a target is not met")
-    p.add_argument("--perf-tolerance", metavar="PCT", type=float, default=25.0,
+    p.add_argument("--perf-tolerance", metavar="PCT", type=number(float, 0.0, MAX_PCT),
+                   default=25.0,
                    help="with --perf-gate: allowed slowdown in percent (default 25)")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="run only this case (repeatable; ci: a scenario name or file stem; "
@@ -78,6 +83,9 @@ def _progress(line: str) -> None:
 
 def command(args: argparse.Namespace) -> int:
     path = baseline_path(args.suite, args.baseline)
+    for output in (args.json, args.markdown, path if args.update_baseline else None):
+        if output is not None:  # an unwritable output fails now, not after the suite
+            probe_file(output)
     try:
         baseline = load_baseline(path, args.suite, named=args.baseline is not None,
                                  updating=args.update_baseline)

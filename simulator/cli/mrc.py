@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.cli.args import Subparsers, add_jobs, add_set
+from simulator.cli.args import Subparsers, add_jobs, add_max_memory, add_set
 from simulator.config import ConfigError
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def register(sub: Subparsers) -> None:
     add_set(p, "override a scenario key of the replays, e.g. mglru.look_around=false or "
                "task.workload.trace_column=addr")
     p.add_argument("--no-mglru", action="store_true", help="exact LRU only (no replays)")
+    add_max_memory(p, "refuse if the trace's pass or the parallel replays need more "
+                      "(default: available memory)")
     p.set_defaults(func=command)
 
 
@@ -74,19 +76,19 @@ def command(args: argparse.Namespace) -> int:
         read_trace,
         write_mrc,
     )
+    from simulator.output.paths import probe, safe_name
 
-    if args.jobs < 1:
-        return _fail(f"--jobs must be >= 1, got {args.jobs}")
     trace = Path(args.trace)
+    out = probe(Path(args.out) if args.out else Path("results") / "mrc" / safe_name(trace.name))
     try:
-        tp = read_trace(trace, args.format, args.set, args.sizes)
+        tp = read_trace(trace, args.format, args.set, args.sizes, args.max_memory)
     except (ConfigError, ValueError) as e:
         return _fail(str(e))
     curve, mattson_s = lru_curve(tp.pages)
     lru = curve.miss_ratio(tp.sizes)
     replays: dict[int, Replay] = {}
     if not args.no_mglru:
-        replays, warnings = mglru_replays(tp, args.jobs, args.set)
+        replays, warnings = mglru_replays(tp, args.jobs, args.set, args.max_memory)
         for warning in warnings:
             print(f"mglru-sim: warning: {warning}", file=sys.stderr)
     frame = mrc_frame(tp.sizes, lru, replays)
@@ -94,13 +96,9 @@ def command(args: argparse.Namespace) -> int:
           f"pages; Mattson {mattson_s:.2f} s ({tp.records / max(mattson_s, 1e-9):,.0f} "
           "accesses/s)")
     print(format_table(frame, replays))
-    out = Path(args.out) if args.out else Path("results") / "mrc" / trace.name
-    try:
-        written = write_mrc(frame, out, curve_frame(curve),
-                            {"trace": trace.name, "records": tp.records,
-                             "distinct_pages": tp.distinct_pages})
-    except OSError as e:
-        return _fail(f"{out}: cannot write: {e.strerror or e}")
+    written = write_mrc(frame, out, curve_frame(curve),
+                        {"trace": trace.name, "records": tp.records,
+                         "distinct_pages": tp.distinct_pages})
     print("\n" + "\n".join(f"wrote {p}" for p in written))
     return 0
 

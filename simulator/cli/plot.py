@@ -31,11 +31,14 @@ def register(sub: Subparsers) -> None:
 
 def command(args: argparse.Namespace) -> int:
     """Write the figures and report; print where they went."""
+    from simulator.output.paths import probe
     from simulator.plots import ResultsError, load_results
     from simulator.report import write_outputs
 
     root = Path(args.results_dir)
     out = None if args.out is None else Path(args.out)
+    if root.is_dir():  # a missing RESULTS_DIR is reported as such below
+        probe(root if out is None else out)
     try:
         files = write_outputs(root, out)
         print(f"figures: {files.figures[0].parent if files.figures else '(none)'} "

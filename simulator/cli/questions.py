@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from simulator.cli.args import Subparsers, add_jobs, add_set
@@ -25,10 +26,16 @@ def register(sub: Subparsers) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from simulator.questions.run import run_questions
+    from simulator.output.paths import probe
+    from simulator.questions.run import QuestionsFailed, run_questions
 
-    path = run_questions(Path(args.out), quick=args.quick, jobs=args.jobs, only=args.only,
-                         overrides=args.set, progress=not args.no_progress)
+    probe(Path(args.out))
+    try:
+        path = run_questions(Path(args.out), quick=args.quick, jobs=args.jobs, only=args.only,
+                             overrides=args.set, progress=not args.no_progress)
+    except QuestionsFailed as e:
+        print(f"mglru-sim: error: {e}", file=sys.stderr)
+        return 1
     print(f"findings: {path}")
     return 0
 

@@ -14,6 +14,7 @@ from simulator.cli.args import (
     add_max_memory,
     add_out,
     add_scenario,
+    add_seed,
     invariant_overrides,
 )
 from simulator.config import load_scenario, read_toml
@@ -70,13 +71,19 @@ def register(sub: Subparsers) -> None:
     p = sub.add_parser("run", help="run one scenario and write its run folder")
     add_scenario(p, optional=True)
     add_out(p)
-    p.add_argument("--seed", type=int, default=None, help="override sim.seed")
+    add_seed(p)
     p.add_argument("--no-report", action="store_true",
                    help="skip the figures and report.html")
     p.add_argument("--check-invariants", action="store_true",
                    help="check MGLRU and page-table invariants after every step (slower)")
     add_max_memory(p, "refuse the run if it needs more (default: available memory)")
     p.set_defaults(func=command)
+
+
+def _report(staging: Path, folder: Path) -> None:
+    from simulator.report import write_report
+
+    write_report(staging, shown_as=folder)
 
 
 def run_overrides(args: argparse.Namespace) -> list[str]:
@@ -88,6 +95,8 @@ def run_overrides(args: argparse.Namespace) -> list[str]:
 
 def command(args: argparse.Namespace) -> int:
     from simulator import progress
+    from simulator.config import run_id_of
+    from simulator.output.run_folder import prepare_run_folder
     from simulator.provenance import Provenance
     from simulator.resources import check
     from simulator.runner import run_one
@@ -96,6 +105,7 @@ def command(args: argparse.Namespace) -> int:
     overrides = run_overrides(args)
     sc = load_scenario(path, overrides)
     check(sc, args.max_memory)
+    prepare_run_folder(Path(args.out), sc, run_id_of(sc))
     if "sweep" in read_toml(path):
         progress.note(f"mglru-sim: note: {args.scenario} has a [sweep] table; run simulates its "
                       "base scenario (mglru-sim sweep runs every point)")
@@ -107,16 +117,16 @@ def command(args: argparse.Namespace) -> int:
             bar.update(now_ns / 1e6 - bar.n)
 
         result, folder = run_one(sc, Path(args.out), Provenance(str(path), tuple(overrides)),
-                                 progress=advance if progress.enabled() else None)
+                                 progress=advance if progress.enabled() else None,
+                                 # the figures and the report are built into the run folder
+                                 # before it is complete
+                                 finish=None if args.no_report else _report)
     print(f"scenario {sc.name}: {path}")
     print(format_summary(result.summary))
     print(f"\nrun folder: {folder}")
     if not args.no_report:
-        from simulator.report import write_report
-
-        report = write_report(folder)
-        print(f"figures:    {report.parent / 'figures'}")
-        print(f"report:     {report}")
+        print(f"figures:    {folder / 'figures'}")
+        print(f"report:     {folder / 'report.html'}")
     return 0
 
 

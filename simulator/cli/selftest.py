@@ -12,8 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.cli.args import Subparsers, add_out, add_set
-from simulator.config import ConfigError, parse_size
+from simulator.cli.args import Subparsers, add_max_memory, add_out, add_seed, add_set, number
+from simulator.config import ConfigError, VmConfig, parse_size
+from simulator.params import bounds, keys_of
 
 
 def register(sub: Subparsers) -> None:
@@ -28,13 +29,15 @@ def register(sub: Subparsers) -> None:
         description="Replica of tools/testing/selftests/kvm/access_tracking_perf_test: every "
                     "vCPU touches its memory, memory is marked idle, each phase is timed "
                     "(simulated time).")
-    p.add_argument("-v", dest="vcpus", type=int, default=1, metavar="N",
+    p.add_argument("-v", dest="vcpus", type=number(int, *bounds(keys_of(VmConfig)["vcpus"])),
+                   default=1, metavar="N",
                    help="vCPUs (default 1)")
     p.add_argument("-b", dest="bytes", default="1G", metavar="SIZE",
                    help="memory per vCPU, e.g. 256M or 1G (default 1G)")
     p.add_argument("-o", dest="overlap", action="store_true",
                    help="every vCPU accesses all the memory; vCPU 0 alone marks it idle")
-    p.add_argument("-w", dest="warn", type=int, nargs="?", const=1, default=0, metavar="N",
+    p.add_argument("-w", dest="warn", type=number(int, 0), nargs="?", const=1, default=0,
+                   metavar="N",
                    help="N > 0 (or -w alone): too many idle pages only warns (default: fail)")
     p.add_argument("--mode", choices=MODES, default="lru_gen",
                    help="mark memory idle through lru_gen aging (default) or page_idle")
@@ -45,12 +48,15 @@ def register(sub: Subparsers) -> None:
     add_set(p, "override a scenario key, e.g. vm.aging_lock=write")
     add_out(p)
     p.add_argument("--no-out", action="store_true", help="do not write a run folder")
-    p.add_argument("--seed", type=int, default=None, help="override sim.seed")
+    add_seed(p)
+    add_max_memory(p, "refuse the run if it needs more (default: available memory)")
     p.set_defaults(func=command)
 
 
 def command(args: argparse.Namespace) -> int:
     """Run the replica, print its lines, write the run folder; 1 if a check failed."""
+    from simulator.output.paths import folder_under, probe
+    from simulator.resources import check_estimate, selftest_estimate
     from simulator.selftest.driver import AccessTracking, SelftestParams, selftest_scenario
     from simulator.selftest.output import write_selftest_run
 
@@ -62,6 +68,10 @@ def command(args: argparse.Namespace) -> int:
                             warn_only=args.warn > 0, mode=args.mode, benchmark=args.benchmark)
     params.check()
     sc = selftest_scenario(params, args.backend, args.set, args.seed)
+    check_estimate(selftest_estimate(sc, params.mode == "page_idle"),
+                   f"selftest -v {params.vcpus} -b {args.bytes}", args.max_memory)
+    if not args.no_out:
+        probe(folder_under(Path(args.out), sc.name))
     result = AccessTracking(sc, params, emit=lambda line: print(line, flush=True)).run()
     if result.failure is not None:
         print("==== Test Assertion Failure ====", file=sys.stderr)

@@ -69,7 +69,7 @@ def command(args: argparse.Namespace) -> int:
     from simulator.config import split_lists
     from simulator.config.bundled import resolve_scenario
     from simulator.provenance import Provenance
-    from simulator.resources import check_parallel
+    from simulator.resources import check_parallel, sweep_driver_bytes
     from simulator.sweep import exit_code, load_sweep, make_executor, run_sweep, shadowed
 
     single, lists = split_lists(args.set)
@@ -78,8 +78,9 @@ def command(args: argparse.Namespace) -> int:
     for key in shadowed(sweep, single):
         print(f"mglru-sim: warning: --set {key}: the key is swept; its [sweep] values "
               "replace this one", file=sys.stderr)
-    if args.engine == "local":
-        check_parallel([p.scenario for p in sweep.points], args.max_memory, args.jobs)
+    if args.engine == "local":  # the driver and --jobs runs at once on this machine
+        check_parallel([p.scenario for p in sweep.points], args.max_memory, args.jobs,
+                       driver=sweep_driver_bytes(len(sweep.points)))
     if args.dry_run:
         _print_runs(sweep)
         return 0

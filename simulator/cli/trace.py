@@ -11,14 +11,15 @@ line on stderr naming the file and the line or record, exit 2.
 from __future__ import annotations
 
 import argparse
-import sys
+import dataclasses
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simulator.cli.args import Subparsers
+from simulator.cli.args import Subparsers, add_max_memory, number
 from simulator.progress import bar as progress_bar
 from simulator.traces.base import DEFAULT_CHUNK_RECORDS, Chunk, TraceReader
-from simulator.traces.options import add_options, from_args
+from simulator.traces.options import TraceOptions
 
 if TYPE_CHECKING:
     from simulator.traces import TraceSummary
@@ -35,13 +36,41 @@ def register(sub: Subparsers) -> None:
     info.add_argument("file", metavar="FILE")
     info.add_argument("--reuse", action="store_true",
                       help="also the exact LRU miss ratio at 1%%..80%% of the footprint")
+    add_max_memory(info, "refuse a pass that needs more (default: available memory)")
     add_options(info)
     info.set_defaults(func=command_info)
     conv = cmds.add_parser("convert", help="rewrite a trace as .npy or .csv (atomically)")
     conv.add_argument("input", metavar="IN")
     conv.add_argument("output", metavar="OUT", help="output file, ending in .npy or .csv")
+    add_max_memory(conv, "refuse a conversion that needs more (default: available memory)")
     add_options(conv)
     conv.set_defaults(func=command_convert)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    """Every :class:`TraceOptions` field that has a flag, as an option of ``p`` ("trace
+    reading"), typed and range-checked by its declaration."""
+    g = p.add_argument_group("trace reading")
+    for f in dataclasses.fields(TraceOptions):
+        flag, doc = f.metadata["flag"], f.metadata["doc"]
+        if flag is None:
+            continue
+        if f.default is False:
+            g.add_argument(flag, dest=f.name, action="store_true", help=doc)
+        elif isinstance(f.default, int):
+            g.add_argument(flag, dest=f.name, default=f.default,
+                           type=number(int, f.metadata["lo"], f.metadata["hi"]),
+                           metavar="RECORDS", help=f"{doc} (default {f.default})")
+        else:
+            g.add_argument(flag, dest=f.name, default=f.default, choices=f.metadata["choices"],
+                           help=doc.replace("%", "%%"))
+
+
+def from_args(args: argparse.Namespace, path: str = "") -> TraceOptions:
+    """The options of parsed :func:`add_options` flags, reading ``path``."""
+    flagged = {f.name: getattr(args, f.name) for f in dataclasses.fields(TraceOptions)
+               if f.metadata["flag"] is not None}
+    return TraceOptions(path=path, **flagged)
 
 
 def watched(reader: TraceReader) -> TraceReader:
@@ -96,13 +125,31 @@ def format_reuse(r: Reuse) -> str:
     return "\n".join(out)
 
 
+def _check_memory(reader: object, chunk: int, max_memory: int | None, info: bool) -> None:
+    """Refuse, before reading a record, a trace pass that would not fit: chunks of ``chunk``
+    records of every column of the file, and (info) the page map of its distinct pages."""
+    from simulator.resources import (
+        check_estimate,
+        text_fields,
+        trace_estimate,
+        trace_records_bound,
+    )
+
+    records = trace_records_bound(reader)
+    check_estimate(trace_estimate(min(chunk, records), text_fields(reader),
+                                  records if info else 0),
+                   f"reading {getattr(reader, 'path', 'the trace')}", max_memory)
+
+
 def command_info(args: argparse.Namespace) -> int:
     """Print what one pass over the trace finds (a bad trace: TraceError, exit 2)."""
     from simulator.traces import open_trace, summarize
     from simulator.traces.reuse import reuse
 
     opts = from_args(args, args.file)
-    s = summarize(watched(open_trace(args.file, opts)), "first_touch", opts.chunk)
+    reader = watched(open_trace(args.file, opts))
+    _check_memory(reader, opts.chunk, args.max_memory, info=True)
+    s = summarize(reader, "first_touch", opts.chunk)
     print(format_info(s))
     if args.reuse:
         print(format_reuse(reuse(open_trace(args.file, opts), opts.chunk, s.distinct_pages)))
@@ -111,20 +158,20 @@ def command_info(args: argparse.Namespace) -> int:
 
 def command_convert(args: argparse.Namespace) -> int:
     """Write the trace as ``.npy`` or ``.csv``."""
+    from simulator.output.paths import probe_file
     from simulator.traces import convert_trace, open_trace
+    from simulator.traces.convert import check_output
 
+    output = Path(args.output)
+    check_output(output)
     opts = from_args(args, args.input)
-    try:
-        n = convert_trace(watched(open_trace(args.input, opts)), args.output, opts.chunk)
-    except ValueError as e:  # TraceError (a ConfigError) is one too: bad input, exit 2
-        print(f"mglru-sim: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"mglru-sim: error: {args.output}: cannot write: {e.strerror or e}",
-              file=sys.stderr)
-        return 2
+    reader = watched(open_trace(args.input, opts))
+    _check_memory(reader, opts.chunk, args.max_memory, info=False)
+    probe_file(output)
+    n = convert_trace(reader, output, opts.chunk)
     print(f"{args.output}: {n:,} records")
     return 0
 
 
-__all__ = ["command_convert", "command_info", "format_info", "format_reuse", "register"]
+__all__ = ["add_options", "command_convert", "command_info", "format_info", "format_reuse",
+           "from_args", "register"]

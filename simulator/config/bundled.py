@@ -37,7 +37,7 @@ def resolve_scenario(text: str | Path) -> Path:
     Raises ConfigError (naming ``text``) when neither exists or a prefix fits several.
     """
     path = Path(text)
-    if path.is_file() or path.is_dir():  # a folder: read_toml says why it cannot be read
+    if path.exists():  # a folder, a FIFO, a device: read_toml says why it cannot be read
         return path
     name = path.as_posix().removesuffix(".toml").removeprefix("./").removeprefix("scenarios/")
     known = bundled_scenarios()

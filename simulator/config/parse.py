@@ -9,12 +9,17 @@ the CLI can print one line and exit 2.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import re
+import stat
 import tomllib
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from simulator.config.bundled import bundled_scenarios, resolve_scenario
 from simulator.config.overrides import apply_overrides, set_dotted
@@ -22,7 +27,10 @@ from simulator.config.sections import Scenario, VmConfig
 from simulator.config.tables import table_keys
 from simulator.kernels import AUTO, BACKEND_NAMES, PROFILES, resolve
 from simulator.kvm.backends import BACKENDS
-from simulator.params import ConfigError, Key, keys_of, suggest
+from simulator.mm.constants import LRU_MAX_PAGES, PTRS_PER_PTE
+from simulator.mm.pagetable import MAX_MMS, MM_ID_DTYPE
+from simulator.output.paths import name_problem
+from simulator.params import ConfigError, Key, bounds, keys_of, shown_bound, suggest
 from simulator.units import PAGE_SIZE, parse_size
 
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,7 +51,10 @@ def _typed(value: Any, key: Key, source: str, dotted: str) -> Any:
     if ftype is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(source, dotted, f"expected a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ConfigError(source, dotted, f"must be a finite number, got {value}") from None
     if ftype is str and not isinstance(value, str):
         raise ConfigError(source, dotted, f"expected a string, got {value!r}")
     return value
@@ -57,11 +68,13 @@ def coerce(value: Any, key: Key, source: str, dotted: str) -> Any:
         raise ConfigError(
             source, dotted, f"expected one of {', '.join(choices)}, got {value!r}"
             + suggest(str(value), choices))
-    lo, hi = key.meta.get("lo"), key.meta.get("hi")
+    if isinstance(value, float) and not math.isfinite(value) and not key.meta.get("nonfinite"):
+        raise ConfigError(source, dotted, f"must be a finite number, got {value!r}")
+    lo, hi = bounds(key)
     if lo is not None and value < lo:
-        raise ConfigError(source, dotted, f"must be >= {lo:g}, got {value!r}")
+        raise ConfigError(source, dotted, f"must be >= {shown_bound(lo)}, got {value!r}")
     if hi is not None and value > hi:
-        raise ConfigError(source, dotted, f"must be <= {hi:g}, got {value!r}")
+        raise ConfigError(source, dotted, f"must be <= {shown_bound(hi)}, got {value!r}")
     return value
 
 
@@ -149,11 +162,37 @@ def resolve_kernel(sc: Scenario, source: str) -> Scenario:
         vms={n: dataclasses.replace(v, aging_lock=vm_lock(v)) for n, v in sc.vms.items()})
 
 
+def debugfs_walks(sc: Scenario) -> bool:
+    """Whether debugfs aging (``force_scan``) walks page tables: ``should_walk_mmu()``."""
+    hw_young = all(vm.hw_af for _, vm, _ in sc.all_vms())
+    return sc.mglru.walk_mmu and (hw_young or sc.kernel.force_scan_walks == "yes")
+
+
 def check_cross(sc: Scenario, source: str) -> None:
-    """Rules that involve more than one key."""
+    """Rules that involve more than one key, and the name (a folder under ``--out``)."""
+    problem = name_problem(sc.name)
+    if problem is not None:
+        raise ConfigError(source, "name", problem)
+    mms = len(sc.all_vms()) + (1 if sc.task_pages else 0)
+    if mms > MAX_MMS:
+        raise ConfigError(source, "vms", f"at most {MAX_MMS} mms, VMs and the host task "
+                          f"together (an mm id is an {np.dtype(MM_ID_DTYPE).name}), got {mms}")
+    if sc.host.policy == "lru":  # the compiled exact LRU links pages with int32 indices
+        tables = [-(-(vm.memory // PAGE_SIZE) // PTRS_PER_PTE) for _, vm, _ in sc.all_vms()]
+        tables.append(-(-sc.task_pages // PTRS_PER_PTE))
+        pages = sum(tables) * PTRS_PER_PTE
+        if pages >= LRU_MAX_PAGES:
+            raise ConfigError(source, "host.policy",
+                              f"exact LRU (lru) indexes at most {LRU_MAX_PAGES - 1:,} pages (int32 "
+                              f"links), the VMs and the host task have {pages:,}")
     if sc.mglru.aging != "reclaim" and sc.host.policy != "mglru":
         raise ConfigError(source, "mglru.aging",
                           f"debugfs aging needs host.policy = mglru, not {sc.host.policy!r}")
+    if sc.mglru.aging == "back_to_back" and not debugfs_walks(sc):
+        raise ConfigError(source, "mglru.aging",
+                          "back_to_back aging needs a page-table walk (mglru.walk_mmu = true, "
+                          "and a hardware A bit or kernel.force_scan_walks = yes): a pass "
+                          "that walks nothing takes no simulated time, so the run never ends")
     if sc.host.wmark_high < sc.host.wmark_low:
         raise ConfigError(source, "host.wmark_high", "must be >= host.wmark_low")
     if not sc.all_vms() and sc.task.memory == 0:
@@ -171,6 +210,7 @@ def check_cross(sc: Scenario, source: str) -> None:
 
 def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> Scenario:
     """Build and validate a :class:`Scenario` from a parsed TOML document."""
+    check_depth(data, source)
     data = dict(data)
     data.pop("sweep", None)  # sweeps are expanded by the runner, never seen by the model
     data.pop("provenance", None)  # how a run folder's config.toml was made (not a setting)
@@ -182,19 +222,71 @@ def scenario_from_dict(data: Mapping[str, Any], source: str = "<scenario>") -> S
     return sc
 
 
+MAX_SCENARIO_BYTES = 1 << 20
+"""The largest scenario file read (1 MiB; the biggest shipped one is a few KiB)."""
+
+
+def _read_text(p: Path) -> str:
+    """The text of a regular file of at most :data:`MAX_SCENARIO_BYTES` (never blocks on a
+    FIFO, never reads a device to the end)."""
+    try:
+        regular = stat.S_ISREG(os.stat(p).st_mode)
+        if regular:
+            fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError(str(p), "", "no such file") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        raise ConfigError(str(p), "", f"cannot read: {getattr(e, 'strerror', None) or e}") \
+            from None
+    if not regular:  # a FIFO would block, a device read forever
+        raise ConfigError(str(p), "", "not a regular file")
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the check
+                raise ConfigError(str(p), "", "not a regular file")
+            data = f.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(str(p), "", f"cannot read: {e.strerror or e}") from None
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ConfigError(str(p), "", f"larger than {MAX_SCENARIO_BYTES >> 20} MiB: not a "
+                          "scenario file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(str(p), "", f"cannot read: not UTF-8 text ({e.reason} at byte "
+                          f"{e.start})") from None
+
+
+MAX_DEPTH = 16
+"""The deepest nesting of tables and arrays a scenario may have (real ones need 6)."""
+
+
+def check_depth(doc: Any, source: str) -> None:
+    """ConfigError if tables and arrays nest deeper than :data:`MAX_DEPTH` (checked without
+    recursion, so any depth gets the error, not a RecursionError)."""
+    level: list[Any] = [doc]
+    for _ in range(MAX_DEPTH + 1):
+        level = [v for node in level
+                 for v in (node.values() if isinstance(node, Mapping) else node)
+                 if isinstance(v, Mapping | list)]
+        if not level:
+            return
+    raise ConfigError(source, "", f"tables and arrays nested deeper than {MAX_DEPTH} levels")
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a TOML file; a syntax error becomes a ConfigError with line and column."""
     p = Path(path)
+    text = _read_text(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(p), "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), "", f"cannot read: {e}") from None
-    try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(str(p), "", f"TOML syntax error: {e}") from None
+    except RecursionError:
+        raise ConfigError(str(p), "",
+                          f"tables and arrays nested deeper than {MAX_DEPTH} levels") from None
+    check_depth(doc, str(p))
+    return doc
 
 
 def describe_scenarios() -> list[tuple[str, str]]:
@@ -221,5 +313,5 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = (),
     return scenario_from_dict(doc, str(path))
 
 
-__all__ = ["build", "check_cross", "coerce", "describe_scenarios", "load_scenario", "read_toml",
-           "scenario_from_dict"]
+__all__ = ["build", "check_cross", "coerce", "debugfs_walks", "describe_scenarios",
+           "load_scenario", "read_toml", "scenario_from_dict"]

@@ -29,3 +29,5 @@ NR_HIST_GENS: Final = 1
 """Without CONFIG_LRU_GEN_STATS the PID counters keep one history slot."""
 SUITABLE_TO_SCAN_N: Final = 8
 """suitable_to_scan(): clamp(cache_line_size() / sizeof(pte_t), 2, 8) = 64 / 8 on x86 and arm64."""
+LRU_MAX_PAGES: Final = 2**31
+"""The compiled exact LRU links pages by int32 indices: the index space must stay below this."""

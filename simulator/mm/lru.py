@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.jit import compiled, njit
+from simulator.mm.constants import LRU_MAX_PAGES
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -141,7 +142,7 @@ class CompiledExactLru:
     """:class:`ExactLru` as a linked list in an array over the page index space."""
 
     def __init__(self, capacity: int, nr_pages: int) -> None:
-        if nr_pages >= 2**31:
+        if nr_pages >= LRU_MAX_PAGES:  # refused by the scenario checks already
             raise ValueError(f"{nr_pages} pages do not fit the int32 links")
         self.capacity = capacity
         self.links = np.full((nr_pages, 2), NIL, dtype=np.int32)

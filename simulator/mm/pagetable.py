@@ -30,6 +30,11 @@ from simulator.mm.folio import FolioMap, map_pmd
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
+MM_ID_DTYPE = np.int8
+"""The type of an mm id (``mm_of_table``); the configuration caps the number of mms by it."""
+MAX_MMS = int(np.iinfo(MM_ID_DTYPE).max) + 1
+"""How many mms (VMs and the host task) one run can have: ids 0 .. MAX_MMS - 1."""
+
 
 @dataclass(frozen=True, slots=True)
 class Region:
@@ -75,7 +80,7 @@ class PageTables:
         self.nr_tables = n // PTRS_PER_PTE
         self.table_allocated: BoolArray = np.zeros(self.nr_tables, dtype=bool)
         """pmd_present(): the PTE table exists (some page in it was ever faulted in)."""
-        self.mm_of_table = np.full(self.nr_tables, -1, dtype=np.int8)
+        self.mm_of_table = np.full(self.nr_tables, -1, dtype=MM_ID_DTYPE)
         self.mapped: BoolArray = np.zeros(n, dtype=bool)
         """Inside some mm's region (the tail of a region's last table is unmapped)."""
         self.thp_ok: BoolArray = np.zeros(self.nr_tables, dtype=bool)

@@ -40,6 +40,11 @@ class ClassicPolicy:
         "the kernel's active/inactive LRU (lru_gen disabled): rmap checks with "
         "clear_flush_young into KVM on every mapped PTE, refault activation")
     evicts_inline: ClassVar[bool] = False
+    memory_per_page: ClassVar[int] = 72
+    """Resource-estimate fact: bytes per page of the host index space at the peak: the lists
+    (list 1, position 8, referenced 1, workingset 1), shadow tokens (age 8, workingset 1), and
+    the temporaries of ordering one list (members, positions, sort order: 3 × 8, a boolean
+    scan)."""
 
     def __init__(self, host: PolicyHost) -> None:
         self.host = host

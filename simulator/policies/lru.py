@@ -41,6 +41,10 @@ class ExactLruPolicy:
         "exact LRU over every access in order (the yardstick; equal to Mattson's stack "
         "algorithm)")
     evicts_inline: ClassVar[bool] = True
+    memory_per_page: ClassVar[int] = 200
+    """Resource-estimate fact: bytes per page of the host index space at the peak, as if every
+    page were resident: an ordered-dict entry and its int key (about 150), and the boolean
+    temporaries of a batch (touched pages, the resident mask)."""
 
     def __init__(self, host: PolicyHost) -> None:
         self.host = host

@@ -17,7 +17,8 @@ from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
 from simulator.questions.analyses import Finding
 from simulator.questions.registry import ANALYSES
-from simulator.sweep import expand_sweep, make_executor, run_sweep
+from simulator.resources import check_parallel, sweep_driver_bytes
+from simulator.sweep import SweepReport, expand_sweep, make_executor, run_sweep
 
 QUESTION_DIR = bundled_dir("questions")
 META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep")
@@ -57,6 +58,11 @@ def load_questions(folder: Path = QUESTION_DIR) -> list[Question]:
     return [load_question(p) for p in sorted(folder.glob("*.toml"))]
 
 
+class QuestionsFailed(RuntimeError):
+    """Some runs of the questions' sweeps failed: findings.md is not written (its answers
+    would rest on missing rows). ``str()`` is one line naming the error files."""
+
+
 def select(questions: Sequence[Question], only: Sequence[str]) -> list[Question]:
     """The questions ``--only`` names (a name or a unique prefix, e.g. ``q6``), in file order;
     all of them without ``--only``. Raises ConfigError for a name that fits none or several,
@@ -75,31 +81,46 @@ def select(questions: Sequence[Question], only: Sequence[str]) -> list[Question]
 
 
 def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
-                 overrides: Sequence[str] = (), progress: bool = False) -> pd.DataFrame:
-    """Run (or resume) a question's sweep; return its sweep.csv as a frame."""
+                 overrides: Sequence[str] = (),
+                 progress: bool = False) -> tuple[pd.DataFrame, SweepReport]:
+    """Run (or resume) a question's sweep; return its sweep.csv as a frame, and the report."""
     doc = apply_overrides(q.doc, [*(q.quick if quick else ()), *overrides])
     if quick and q.quick_sweep:
         # shorter lists for the swept keys, e.g. fewer vCPU counts (seeds stay at 3)
         doc["sweep"] = {**doc.get("sweep", {}), **q.quick_sweep}
     sweep = expand_sweep(doc, str(q.path))
+    # the driver and --jobs runs at once on this machine, as `sweep` checks them
+    check_parallel([p.scenario for p in sweep.points], None, jobs,
+                   driver=sweep_driver_bytes(len(sweep.points)))
     report = run_sweep(sweep, out, make_executor("local", jobs), resume=True,
                        progress=progress)
-    return pd.read_csv(report.csv_path)
+    return pd.DataFrame(report.rows), report
 
 
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
                   progress: bool = False) -> Path:
-    """Run every question and write ``out/findings.md``; returns its path."""
+    """Run every question and write ``out/findings.md``; returns its path.
+
+    Raises QuestionsFailed (after running every question) if any run failed.
+    """
     from simulator.questions.findings import write_findings
 
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
     results: list[tuple[Question, pd.DataFrame, Finding]] = []
+    failed: list[str] = []
     for q in select(load_questions(), only):
-        df = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
-                          progress=progress)
+        _, report = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
+                                 progress=progress)
+        if report.failed:
+            failed.append(f"{q.name}: {report.failed} of {len(report.sweep.points)} runs "
+                          f"failed (see {report.errors_path})")
+            continue
+        df = pd.read_csv(report.csv_path)
         results.append((q, df, ANALYSES[q.name](df)))
+    if failed:
+        raise QuestionsFailed("; ".join(failed) + "; findings.md not written")
     wall = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from simulator.config import to_toml
+from simulator.output.paths import folder_under
 from simulator.output.run_folder import run_result, with_run_id, write_run
 from simulator.output.summary import summary_row
 from simulator.selftest.driver import SelftestResult
@@ -63,7 +64,7 @@ def summary(result: SelftestResult) -> dict[str, Any]:
 
 def write_selftest_run(result: SelftestResult, out: Path) -> Path:
     """Write ``out/<scenario>/<run_id>/`` atomically; returns the folder."""
-    folder = Path(out) / result.scenario.name / run_id(result)
+    folder = folder_under(out, result.scenario.name, run_id(result))
     phases = with_run_id(phases_frame(result), run_id(result))
     return write_run(run_result(result.data, result.wall_time_s, summary(result)), folder,
                      extra={"phases.csv": lambda path: phases.to_csv(path, index=False),

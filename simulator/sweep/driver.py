@@ -4,7 +4,9 @@
 marker the run-folder writer puts there last), hands the rest to an executor
 (:mod:`simulator.sweep.executors`), draws a progress bar, writes the run folders that remote
 workers sent back, and rewrites ``sweep.csv`` every ``CSV_REFRESH_S`` while runs finish and once
-at the end, also after Ctrl-C.
+at the end. On Ctrl-C or SIGTERM it stops dispatching, ends its workers (the executor kills
+them), adds the runs a worker completed but could not report, writes ``sweep.csv`` with exactly
+the finished runs, and re-raises (the command exits 130 or 143).
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator.config import ConfigError
-from simulator.output.run_folder import complete_summary, write_run
+from simulator.output.paths import folder_under, probe
+from simulator.output.run_folder import (
+    COMPLETE_MARKER,
+    check_replaceable,
+    complete_summary,
+    write_run,
+)
 from simulator.progress import bar as progress_bar
 from simulator.provenance import Provenance
 from simulator.sweep.executors import Executor
@@ -71,44 +79,86 @@ def run_sweep(sweep: Sweep, out: str | Path, executor: Executor, *, resume: bool
     Returns:
         The report; ``failed`` counts the runs that raised.
     """
-    folder = Path(out) / sweep.name
+    folder = probe(folder_under(out, sweep.name))
     report = SweepReport(sweep=sweep, csv_path=folder / CSV_NAME)
-    points = {p.run_index: p for p in sweep.points}
     rows, tasks = _plan(sweep, folder, resume, worker_writes, provenance)
     report.resumed = len(rows)
-    outcomes: list[RunOutcome] = []
-    bar = progress_bar(len(sweep.points), sweep.name, "run", show=progress, initial=len(rows))
-    last_write = time.monotonic()
+    collect = _Collector(report, folder, rows, progress)
     stream = executor(tasks)
     try:
         for outcome in stream:
-            if outcome.result is not None:
-                outcome = _write_back(outcome, folder / outcome.run_id)
-            outcomes.append(outcome)
-            rows.append(sweep_row(points[outcome.run_index], outcome))
-            report.executed += 1
-            if outcome.error is not None:
-                report.failed += 1
-                bar.set_postfix(failed=report.failed)
-            bar.update(1)
-            if time.monotonic() - last_write > CSV_REFRESH_S:
-                write_tables(sweep, rows, folder)
-                last_write = time.monotonic()
+            collect.add(outcome)
     except ConfigError:
-        bar.leave = False  # bad input (an unreachable scheduler): the error line alone
+        collect.bar.leave = False  # bad input (an unreachable scheduler): the error line alone
+        raise
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop the workers, keep what finished
+        stream.close()
+        collect.add_finished_on_disk(tasks)
         raise
     finally:
         # Now, not when the traceback is freed: stops the pool or the LocalCluster.
         stream.close()
-        bar.close()
-        # Also on Ctrl-C: the table then holds every run that finished. With nothing to
-        # show (stopped before the first run ended), an earlier table is left as it was.
-        if rows:
-            report.csv_path, report.parquet_path = write_tables(sweep, rows, folder)
-            report.errors_path = write_errors(folder, outcomes)
-            report.long_tables = write_long_tables(sweep, rows, folder)
-        report.rows = sorted(rows, key=lambda r: int(r["run_index"]))
+        collect.close()
     return report
+
+
+class _Collector:
+    """The rows, outcomes and progress bar of a running sweep, and its tables."""
+
+    def __init__(self, report: SweepReport, folder: Path, rows: list[dict[str, Any]],
+                 progress: bool) -> None:
+        self.report, self.folder, self.rows = report, folder, rows
+        self.points = {p.run_index: p for p in report.sweep.points}
+        self.outcomes: list[RunOutcome] = []
+        self.bar = progress_bar(len(self.points), report.sweep.name, "run", show=progress,
+                                initial=len(rows))
+        self.last_write = time.monotonic()
+        self.started = time.time()
+
+    def add(self, outcome: RunOutcome) -> None:
+        """A run finished: its row, the bar, and ``sweep.csv`` every ``CSV_REFRESH_S``."""
+        if outcome.result is not None:
+            outcome = _write_back(outcome, self.folder / outcome.run_id)
+        self.outcomes.append(outcome)
+        self.rows.append(sweep_row(self.points[outcome.run_index], outcome))
+        self.report.executed += 1
+        if outcome.error is not None:
+            self.report.failed += 1
+            self.bar.set_postfix(failed=self.report.failed)
+        self.bar.update(1)
+        if time.monotonic() - self.last_write > CSV_REFRESH_S:
+            write_tables(self.report.sweep, self.rows, self.folder)
+            self.last_write = time.monotonic()
+
+    def add_finished_on_disk(self, tasks: list[RunTask]) -> None:
+        """The runs of ``tasks`` whose worker completed the run folder (during this sweep)
+        but was stopped before it could report back."""
+        reported = {o.run_index for o in self.outcomes}
+        for task in tasks:
+            if task.folder is None or task.run_index in reported:
+                continue
+            folder = Path(task.folder)
+            summary = complete_summary(folder)
+            try:
+                fresh = (folder / COMPLETE_MARKER).stat().st_mtime >= self.started
+            except OSError:
+                fresh = False
+            if summary is not None and fresh:
+                self.rows.append(sweep_row(self.points[task.run_index], summary))
+                self.report.executed += 1
+
+    def close(self) -> None:
+        """The bar, and the tables: also after an interruption, when they then hold every
+        run that finished. With nothing to show (stopped before the first run ended), an
+        earlier table is left as it was."""
+        self.bar.close()
+        report = self.report
+        if self.rows:
+            report.csv_path, report.parquet_path = write_tables(report.sweep, self.rows,
+                                                                self.folder)
+            report.errors_path = write_errors(self.folder, self.outcomes)
+            report.long_tables = write_long_tables(report.sweep, self.rows, self.folder)
+        report.rows = sorted(self.rows, key=lambda r: int(r["run_index"]))
 
 
 def point_provenance(provenance: Provenance | None, point: SweepPoint) -> Provenance | None:
@@ -130,11 +180,13 @@ def _plan(sweep: Sweep, folder: Path, resume: bool, worker_writes: bool,
     rows: list[dict[str, Any]] = []
     tasks: list[RunTask] = []
     for point in sweep.points:
-        run_folder = folder / point.run_id
+        run_folder = folder_under(folder, point.run_id)
         done = complete_summary(run_folder) if resume else None
         if done is not None:
             rows.append(sweep_row(point, done))
             continue
+        if run_folder.is_dir():  # refused now rather than after the run
+            check_replaceable(run_folder)
         # Absolute: workers (a LocalCluster, or a shared file system) may have another cwd.
         target = str(run_folder.resolve()) if worker_writes else None
         tasks.append(RunTask(point.run_index, point.run_id, point.scenario, target,

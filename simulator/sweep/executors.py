@@ -7,15 +7,15 @@ An executor takes the tasks and yields each run's outcome as it finishes, in any
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import sys
 import traceback
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from typing import Any, Literal
 
 from simulator.config import ConfigError
 from simulator.sweep.tasks import RunOutcome, RunTask, execute_run, failed
+from simulator.workers import worker_pool
 
 Engine = Literal["local", "dask"]
 ENGINES: tuple[Engine, ...] = ("local", "dask")
@@ -29,34 +29,21 @@ def _run_in_process(tasks: Sequence[RunTask]) -> Outcomes:
         yield execute_run(task)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # forkserver: children do not inherit the driver's threads (tqdm's monitor) and locks as
-    # fork would, and import the simulator once in the server rather than once per child.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["simulator.sweep"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
 def local_executor(jobs: int) -> Executor:
-    """Runs in this process (``jobs == 1``) or in a pool of ``jobs`` local processes."""
+    """Runs in this process (``jobs == 1``) or in a pool of ``jobs`` local processes that die
+    with this one (:func:`simulator.workers.worker_pool`): an interruption kills them."""
     if jobs == 1:
         return _run_in_process
 
     def run(tasks: Sequence[RunTask]) -> Outcomes:
         if not tasks:
             return
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=_pool_context())
-        pending: dict[Future[RunOutcome], RunTask] = {}
-        try:
+        with worker_pool(min(jobs, len(tasks))) as pool:
             pending = {pool.submit(execute_run, t): t for t in tasks}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=lambda f: pending[f].run_index):
                     yield _outcome_of(fut, pending.pop(fut))
-        finally:
-            pool.shutdown(wait=not pending, cancel_futures=True)
 
     return run
 

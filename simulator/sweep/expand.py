@@ -11,6 +11,7 @@ bad value fails the whole sweep before anything runs (``ConfigError`` naming the
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ from simulator.config.bundled import resolve_scenario
 
 ZIP_KEY = "zip"
 """The ``[sweep.zip]`` sub-table: keys that vary together."""
+
+MAX_POINTS = 10_000
+"""The most runs one sweep may expand to: every point is a validated scenario held in memory
+(about 40 KiB each) and a row of ``sweep.csv``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,8 @@ def _point(index: int, base: Mapping[str, Any], values: Mapping[str, Any],
     try:
         sc = scenario_from_dict(run_doc, source)
     except ConfigError as e:
+        if not values:  # no [sweep]: the scenario itself
+            raise
         shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
         raise ConfigError(source, e.key, f"{e.message} (sweep run {index}: {shown})") from None
     return SweepPoint(index, run_id_of(sc), values, sc)
@@ -145,6 +152,10 @@ def expand_sweep(doc: Mapping[str, Any], source: str = "<scenario>") -> Sweep:
         raise ConfigError(source, "sweep", f"expected a table, got {sweep!r}")
     base = {k: v for k, v in doc.items() if k != "sweep"}
     factors = _factors(sweep, source)
+    runs = math.prod(len(f) for f in factors)
+    if runs > MAX_POINTS:
+        raise ConfigError(source, "sweep", f"{runs:,} runs; a sweep may have at most "
+                          f"{MAX_POINTS:,} (split it into several files)")
     keys = tuple(k for factor in factors for k in factor[0])
     points: list[SweepPoint] = []
     first_index: dict[str, int] = {}
@@ -210,4 +221,4 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = (),
     return expand_sweep(doc, str(path))
 
 
-__all__ = ["ZIP_KEY", "Sweep", "SweepPoint", "expand_sweep", "load_sweep", "shadowed"]
+__all__ = ["MAX_POINTS", "ZIP_KEY", "Sweep", "SweepPoint", "expand_sweep", "load_sweep", "shadowed"]

@@ -27,6 +27,10 @@ from simulator.params import ConfigError
 PAGE_SHIFT = 12
 """``log2`` of the 4 KiB page: ``page = address >> PAGE_SHIFT`` for byte-address traces."""
 
+MAX_LINE_BYTES = 1 << 20
+"""The longest line a text trace may have (1 MiB): a longer one is not a trace, and reading it
+whole would hold it all in memory."""
+
 DEFAULT_CHUNK_RECORDS = 1 << 16
 """Records per chunk unless a caller asks otherwise (about 1.5 MiB of arrays)."""
 
@@ -155,6 +159,6 @@ def check_file(path: str | Path) -> Path:
 
 
 __all__ = [
-    "DEFAULT_CHUNK_RECORDS", "FORMATS", "PAGE_SHIFT", "Chunk", "PageIds", "TraceError",
-    "TraceReader", "check_file", "detect_format",
+    "DEFAULT_CHUNK_RECORDS", "FORMATS", "MAX_LINE_BYTES", "PAGE_SHIFT", "Chunk", "PageIds",
+    "TraceError", "TraceReader", "check_file", "detect_format",
 ]

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from simulator.output import atomic_write
+from simulator.params import ConfigError
 from simulator.traces.base import DEFAULT_CHUNK_RECORDS, Chunk, TraceError, TraceReader
 
 OUTPUT_FORMATS: dict[str, str] = {".npy": "npy", ".csv": "csv"}
@@ -52,17 +53,24 @@ def _values(chunk: Chunk, name: str) -> npt.NDArray[Any]:
 _DTYPES = {"page": "<u8", "write": "?", "stream": "<i8", "time": "<f8"}
 
 
+def check_output(out: Path) -> str:
+    """The format of output file ``out`` from its suffix; ConfigError for another suffix."""
+    fmt = OUTPUT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ConfigError(str(out), "", "cannot write this format; the output must end in "
+                          f"{' or '.join(OUTPUT_FORMATS)}")
+    return fmt
+
+
 def convert_trace(reader: TraceReader, out: str | Path,
                   chunk_records: int = DEFAULT_CHUNK_RECORDS) -> int:
     """Write ``reader``'s trace to ``out`` (``.npy`` or ``.csv``); returns the record count.
 
-    Raises ValueError for another output suffix and :class:`TraceError` for corrupt input.
+    Raises ConfigError for another output suffix, :class:`TraceError` for corrupt input and
+    OutputError if the file cannot be written (nothing is left behind).
     """
     out = Path(out)
-    fmt = OUTPUT_FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{out}: cannot write this format; the output must end in "
-                         f"{' or '.join(OUTPUT_FORMATS)}")
+    fmt = check_output(out)
     records, names = _columns(reader, chunk_records)
     if fmt == "npy":
         atomic_write(out, lambda tmp: _write_npy(reader, tmp, records, names, chunk_records))
@@ -73,18 +81,26 @@ def convert_trace(reader: TraceReader, out: str | Path,
 
 def _write_npy(reader: TraceReader, tmp: Path, records: int, names: list[str],
                chunk_records: int) -> None:
+    """The header, then each chunk's records appended with plain writes (not a memory map:
+    on a full disk a write fails with ENOSPC, where a mapped page would kill the process with
+    SIGBUS)."""
     dtype = np.dtype([(n, _DTYPES[n]) for n in names])
-    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(records,))
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (records,)}
     pos = 0
-    for chunk in reader.chunks(chunk_records):
-        n = len(chunk)
-        if pos + n > records:
-            raise TraceError(reader.path, "changed while it was being converted")
-        for name in names:
-            arr[name][pos:pos + n] = _values(chunk, name)
-        pos += n
-    arr.flush()
-    del arr
+    with tmp.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        for chunk in reader.chunks(chunk_records):
+            n = len(chunk)
+            if pos + n > records:
+                raise TraceError(reader.path, "changed while it was being converted")
+            part = np.empty(n, dtype=dtype)
+            for name in names:
+                part[name] = _values(chunk, name)
+            f.write(part.tobytes())
+            pos += n
+    if pos != records:
+        raise TraceError(reader.path, "changed while it was being converted")
 
 
 def _write_csv(reader: TraceReader, tmp: Path, names: list[str], chunk_records: int) -> None:
@@ -102,4 +118,4 @@ def _write_csv(reader: TraceReader, tmp: Path, names: list[str], chunk_records: 
             pd.DataFrame(cols).to_csv(f, header=False, index=False, lineterminator="\n")
 
 
-__all__ = ["OUTPUT_FORMATS", "convert_trace"]
+__all__ = ["OUTPUT_FORMATS", "check_output", "convert_trace"]

@@ -31,6 +31,7 @@ import pandas as pd
 
 from simulator.traces.base import (
     DEFAULT_CHUNK_RECORDS,
+    MAX_LINE_BYTES,
     PAGE_SHIFT,
     Chunk,
     TraceError,
@@ -53,6 +54,17 @@ _DEFAULT_NAMES: dict[str, tuple[str, ...]] = {
 """Header names a role takes when its option is empty (what ``trace convert`` writes)."""
 
 
+def _parser_error(path: Path, text: str) -> TraceError:
+    """pandas' ParserError as one line (its line numbers count every line of the file)."""
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if m:
+        return TraceError(path, f"{m.group(3)} fields, but the first line has {m.group(1)}",
+                          line=int(m.group(2)))
+    m = re.search(r"line (\d+)", text)
+    msg = text.strip().splitlines()[-1] if text.strip() else "malformed line"
+    return TraceError(path, msg.rstrip("."), line=int(m.group(1)) if m else None)
+
+
 class CsvReader:
     """Chunks of a delimited text trace."""
 
@@ -68,11 +80,17 @@ class CsvReader:
         self.sep = sep
         try:
             with open_bytes(self.path) as f:
-                first = f.readline().decode("utf-8").rstrip("\r\n")
+                line = f.readline(MAX_LINE_BYTES + 1)
+            if len(line) > MAX_LINE_BYTES:
+                raise TraceError(self.path, "a line longer than 1 MiB: not a csv trace",
+                                 line=1)
+            first = line.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
             raise TraceError(self.path, "not a text file (is --format right?)",
                              line=1) from None
         fields = first.split(sep)
+        self.fields = len(fields)
+        """Fields of the first line: every line must have as many (at most)."""
         specs = {role: getattr(opts, role).strip() for role in _ROLES}
         named = any(v and not v.isdigit() for v in specs.values())
         page_spec = specs["column"]
@@ -111,11 +129,11 @@ class CsvReader:
         return names.index(spec)
 
     def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
-        cols = sorted(set(self.columns.values()))
         skip = 1 if self.header else 0
         try:
+            # every column, so that a line with more or fewer fields than the first is an error
             reader = pd.read_csv(
-                self.path, sep=self.sep, header=None, skiprows=skip, usecols=cols, dtype=str,
+                self.path, sep=self.sep, header=None, skiprows=skip, dtype=str,
                 keep_default_na=False, na_filter=False, skip_blank_lines=False,
                 chunksize=records, engine="c", encoding="utf-8")
             row = 0
@@ -127,10 +145,7 @@ class CsvReader:
             if not self.header:
                 raise TraceError(self.path, "no records") from None
         except pd.errors.ParserError as e:
-            m = re.search(r"line (\d+)", str(e))
-            msg = str(e).strip().splitlines()[-1] if str(e).strip() else "malformed line"
-            line = int(m.group(1)) + skip if m else None
-            raise TraceError(self.path, msg.rstrip("."), line=line) from None
+            raise _parser_error(self.path, str(e)) from None
         except UnicodeDecodeError as e:
             raise TraceError(self.path, f"not UTF-8 text ({e.reason})") from None
         except TraceError:
@@ -177,8 +192,8 @@ class CsvReader:
         else:  # float: NaN where a field was not a number
             f = values.astype(np.float64)
             bad = ~np.isfinite(f)
-            if integer:
-                bad |= (f != np.floor(f)) | (f < 0)
+            if integer:  # a page id is a uint64: 2**64 and more would wrap around
+                bad |= (f != np.floor(f)) | (f < 0) | (f >= 2.0**64)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             self._fail(role, col.iloc[i], line0 + i,

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from simulator.traces.base import (
     DEFAULT_CHUNK_RECORDS,
+    MAX_LINE_BYTES,
     PAGE_SHIFT,
     Chunk,
     TraceError,
@@ -88,6 +89,9 @@ class LackeyReader:
                 else:
                     cut = block.rfind(b"\n") + 1
                     block, carry = block[:cut], block[cut:]
+                    if len(carry) > MAX_LINE_BYTES:
+                        raise TraceError(self.path, "a line longer than 1 MiB: not a lackey "
+                                         "trace", line=line_base + block.count(b"\n") + 1)
                     if not block:
                         continue  # a line longer than a block: keep reading
                 pages, writes, lines = self._parse(block, line_base)

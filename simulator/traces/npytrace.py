@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import tokenize
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,11 @@ _ROLE_DEFAULTS = {"column": PAGE_FIELDS, "rw_column": WRITE_FIELDS,
                   "stream_column": STREAM_FIELDS, "time_column": TIME_FIELDS}
 
 
+_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError)
+"""What reading a damaged ``.npz`` member raises: a CRC mismatch, a corrupt deflate stream, a
+cut-off archive."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Header:
     shape: tuple[int, ...]
@@ -64,12 +70,16 @@ def _read_header(fp: IO[bytes], path: Path, member: str = "") -> _Header:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
         else:
             raise ValueError(f"unsupported .npy format version {major}")
-    except (ValueError, SyntaxError, TypeError, EOFError, tokenize.TokenError) as e:
+    except _CORRUPT as e:
+        raise TraceError(path, f"{where}corrupt ({e})") from None
+    except (ValueError, SyntaxError, TypeError, tokenize.TokenError) as e:
         # np.lib.format parses the header dict with the tokenizer: a corrupt header can fail
         # in any of these ways
         raise TraceError(path, f"{where}not a .npy array ({e})") from None
     if dtype.hasobject:
         raise TraceError(path, f"{where}object arrays are not traces")
+    if any(int(n) < 0 for n in shape):
+        raise TraceError(path, f"{where}not a .npy array (negative shape {tuple(shape)})")
     return _Header(tuple(int(n) for n in shape), dtype, bool(fortran), fp.tell())
 
 
@@ -234,12 +244,25 @@ class _MemberStream:
         self.row_bytes = self.header.dtype.itemsize * int(np.prod(self.row_shape, dtype=np.int64))
 
     def read(self, start: int, n: int) -> npt.NDArray[Any]:
-        data = self.fp.read(n * self.row_bytes)
+        try:
+            data = self.fp.read(n * self.row_bytes)
+        except _CORRUPT as e:
+            raise TraceError(self.path, f"member {self.name!r}: corrupt ({e})",
+                             record=start + 1) from None
         if len(data) < n * self.row_bytes:
             whole = start + len(data) // max(self.row_bytes, 1)
             raise TraceError(self.path, f"member {self.name!r} is truncated",
                              record=whole + 1)
         return np.frombuffer(data, dtype=self.header.dtype).reshape((n, *self.row_shape))
+
+
+def _member(zf: zipfile.ZipFile, name: str, path: Path) -> _MemberStream:
+    """The ``name`` member of an ``.npz`` archive, opened; a corrupt one is a TraceError."""
+    try:
+        fp = zf.open(name + ".npy")
+    except _CORRUPT as e:
+        raise TraceError(path, f"member {name!r}: corrupt ({e})") from None
+    return _MemberStream(fp, name, path)
 
 
 class NpzReader:
@@ -266,7 +289,7 @@ class NpzReader:
             spec = self.opts.column.strip()
             self.page_member = spec if spec in names else (
                 "pages" if "pages" in names else names[0])
-            page = _MemberStream(zf.open(self.page_member + ".npy"), self.page_member, self.path)
+            page = _member(zf, self.page_member, self.path)
             label = f"member {self.page_member!r}"
             self.extra: dict[str, str] = {}
             if len(page.header.shape) == 1 and not page.header.dtype.names:
@@ -287,7 +310,7 @@ class NpzReader:
                 self.layout = _Layout(page.header, opts, self.path, label)
             self.records = page.rows
             for name in self.extra.values():
-                s = _MemberStream(zf.open(name + ".npy"), name, self.path)
+                s = _member(zf, name, self.path)
                 if len(s.header.shape) != 1 or s.rows != self.records \
                         or s.header.dtype.kind not in "biuf":
                     raise TraceError(self.path, f"member {name!r} must be a 1-D numeric "
@@ -309,8 +332,8 @@ class NpzReader:
     def chunks(self, records: int = DEFAULT_CHUNK_RECORDS) -> Iterator[Chunk]:
         lay = self.layout
         with self._open() as zf:
-            page = _MemberStream(zf.open(self.page_member + ".npy"), self.page_member, self.path)
-            extra = {role: _MemberStream(zf.open(name + ".npy"), name, self.path)
+            page = _member(zf, self.page_member, self.path)
+            extra = {role: _member(zf, name, self.path)
                      for role, name in self.extra.items()}
             for start in range(0, self.records, records):
                 n = min(records, self.records - start)

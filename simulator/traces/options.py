@@ -4,14 +4,12 @@ Each field is one option, declared with :func:`simulator.params.param`: its defa
 choices or range, one line of doc, its scenario key (``[workload]`` of kind ``trace``:
 ``trace``, ``trace_format``, …) and its ``mglru-sim trace`` flag (``--format``, …). The
 readers take a :class:`TraceOptions`; the ``trace`` workload's parameters are these plus the
-pacing every workload has (:class:`workloads.trace.TraceParams`); :func:`add_options` and
-:func:`from_args` turn them into command-line options and back.
+pacing every workload has (:class:`workloads.trace.TraceParams`); ``mglru-sim trace`` turns the
+fields that have a flag into command-line options (``simulator.cli.trace``).
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from dataclasses import dataclass
 
 from simulator.params import keys_of, param
@@ -60,31 +58,7 @@ class TraceOptions:
                        flag="--chunk", doc="records read per chunk (bounds the replay's memory)")
 
 
-def add_options(p: argparse.ArgumentParser) -> None:
-    """Every option that has a flag, as a command-line option of ``p`` ("trace reading")."""
-    g = p.add_argument_group("trace reading")
-    for f in dataclasses.fields(TraceOptions):
-        flag, doc = f.metadata["flag"], f.metadata["doc"]
-        if flag is None:
-            continue
-        if f.default is False:
-            g.add_argument(flag, dest=f.name, action="store_true", help=doc)
-        elif isinstance(f.default, int):
-            g.add_argument(flag, dest=f.name, type=int, default=f.default, metavar="RECORDS",
-                           help=f"{doc} (default {f.default})")
-        else:
-            g.add_argument(flag, dest=f.name, default=f.default, choices=f.metadata["choices"],
-                           help=doc.replace("%", "%%"))
-
-
-def from_args(args: argparse.Namespace, path: str = "") -> TraceOptions:
-    """The options of parsed :func:`add_options` flags, reading ``path``."""
-    flagged = {f.name: getattr(args, f.name) for f in dataclasses.fields(TraceOptions)
-               if f.metadata["flag"] is not None}
-    return TraceOptions(path=path, **flagged)
-
-
 SCENARIO_KEYS = tuple(keys_of(TraceOptions))
 """The ``[workload]`` keys of the options (``trace``, ``trace_format``, …)."""
 
-__all__ = ["SCENARIO_KEYS", "TraceOptions", "add_options", "from_args"]
+__all__ = ["SCENARIO_KEYS", "TraceOptions"]
