@@ -39,13 +39,20 @@ def enabled() -> bool:
         return False
 
 
+FEW = 10_000
+
+
 def bar(total: float | None, desc: str, unit: str = "it", *, show: bool = True,
         **kwargs: Any) -> tqdm[Any]:
     """A tqdm bar on stderr, disabled unless :func:`enabled` (and ``show``).
 
     A disabled bar accepts every call (``update``, ``set_postfix``, ``close``) and draws
-    nothing, so callers need no branches.
+    nothing, so callers need no branches. A bar of at most ``FEW`` items (runs, sizes,
+    cases) draws every update: tqdm otherwise coalesces updates closer than 0.1 s, and the
+    bar is cleared when it closes, so its last state ("4/4") would never be seen.
     """
+    if total is not None and total <= FEW:
+        kwargs.setdefault("mininterval", 0.0)
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
                 disable=not (show and enabled()), dynamic_ncols=True, leave=False, **kwargs)
 

@@ -50,13 +50,11 @@ class MglruPolicy:
         "multi-gen LRU (lru_gen enabled): aging walks page tables, eviction with rmap "
         "look-around, refault tiers and the PID controller")
     evicts_inline: ClassVar[bool] = False
-    memory_per_page: ClassVar[int] = 80
+    memory_per_page: ClassVar[int] = 56
     """Resource-estimate fact: bytes per page of the host index space at the peak: the lruvec
     (gen, list, refs, workingset: 4 × 1; list position: 8), shadow tokens (seq 8, refs 1,
-    workingset 1), the temporaries of sorting one generation's list for eviction (its
-    members, their positions and the sort order: 3 × 8, the kept order 8, a boolean scan), and
-    the compiled host task's state (``simulator.stretch.mglru``: quantum marks for missing and
-    for written pages, the snapshot buffer: 3 × 8)."""
+    workingset 1), and the temporaries of sorting one generation's list for eviction (its
+    members, their positions and the sort order: 3 × 8, the kept order 8, a boolean scan)."""
 
     def __init__(self, host: PolicyHost) -> None:
         pt, costs, switches, k = host.pt, host.costs, host.mglru, host.kernel

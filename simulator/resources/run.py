@@ -9,7 +9,8 @@ really allocates):
   bits, ground truth, the mm of each table (:data:`HOST_PAGE_BYTES`), what the replacement
   policy keeps (its ``memory_per_page`` fact, transients of a list walk included), per VM
   what its KVM backend and the notifier design declare (``memory_per_page``), and with
-  host-side accesses the guest's own view of the last access;
+  host-side accesses the guest's own view of the last access; in a host-only MGLRU run, the
+  compiled host task's state (:data:`STRETCH_PAGE_BYTES`);
 - per workload: what its kind declares (``memory_bytes``);
 - per vCPU: its TLB (tags, LRU stamps and flush epochs: 24 bytes an entry), its quantum of
   accesses, its SimPy process; per VM, the ``mmu_lock`` model's per-actor arrays (the fast
@@ -51,6 +52,10 @@ temporary of a whole-space scan."""
 GUEST_VIEW_BYTES = 8
 """Per page, with host-side accesses to guest memory (``vm.host_accesses``): the guest's own
 last access (the THP maps, one flag per PTE table, are too small to count)."""
+STRETCH_PAGE_BYTES = 24
+"""Per page of a host-only run whose host task runs MGLRU on the compiled core
+(``simulator.stretch.mglru``): quantum marks for missing and for written pages and the
+eviction snapshot's buffer (3 × int64)."""
 CHECK_PAGE_BYTES = 24
 """Per page, when ``sim.check_invariants`` is on: the temporaries of the invariant checks."""
 TLB_ENTRY_BYTES = 24
@@ -183,7 +188,9 @@ def estimate_parts(sc: Scenario) -> dict[str, int]:
     page_bytes = HOST_PAGE_BYTES + POLICIES[sc.host.policy].memory_per_page \
         + (CHECK_PAGE_BYTES if sc.sim.check_invariants else 0) \
         + sum(BACKENDS[vm.backend].memory_per_page + design.memory_per_page for _, vm, _ in vms) \
-        + (GUEST_VIEW_BYTES if any(vm.host_accesses > 0 for _, vm, _ in vms) else 0)
+        + (GUEST_VIEW_BYTES if any(vm.host_accesses > 0 for _, vm, _ in vms) else 0) \
+        + (STRETCH_PAGE_BYTES if sc.task_pages and not vms and sc.host.policy == "mglru"
+           else 0)
     workloads = sum(_workload_bytes(wl, vm.memory // PAGE_SIZE, vm.vcpus) for _, vm, wl in vms)
     if sc.task_pages:
         workloads += _workload_bytes(sc.task.workload, sc.task_pages, 1)
