@@ -72,7 +72,7 @@ class CostConfig:
         "populated memory' phase misses the TLB, 66 ns - access_ns")
     # --- the fault path ---------------------------------------------------------------------
     fault_first_touch_ns: float = _c(
-        3898.0, 3660.0, 4190.0, "fit",
+        3903.0, 3660.0, 4195.0, "fit",
         "CPU time of a first-touch fault with nobody else faulting (EPT violation, GUP, page "
         "allocation and clearing, SPTE install), shared-line transfers and lock waits "
         "excluded (the lock model adds them): least squares in log space over the v4 'no "
@@ -85,7 +85,7 @@ class CostConfig:
         "memcg charge, rmap, LRU batch); sets how often another CPU takes mmap_lock's line "
         "between the two atomics")
     fault_lock_hold_ns: float = _c(
-        220.0, 195.0, 260.0, "fit",
+        225.0, 200.0, 272.0, "fit",
         "CPU time a fault holds mmu_lock (kvm_tdp_mmu_map under read_lock on the TDP MMU and "
         "arm64; under write_lock on the shadow MMU), its line transfers excluded: least "
         "squares in log space over the v4 write-locked passes at 1-112 vCPUs (a first "
@@ -99,7 +99,7 @@ class CostConfig:
         "ns per 4 KiB page; charged for the 511 pages beyond the one fault_first_touch_ns "
         "covers; the range is 20-6 GB/s")
     spte_fault_ns: float = _c(
-        2500.0, 1500.0, 3898.0, "estimate",
+        2500.0, 1500.0, 3903.0, "estimate",
         "an EPT violation on a page the host already maps (another page of a THP under 4 KiB "
         "SPTEs, a page only the host touched): VM exit, hva_to_pfn finding the present PTE, "
         "SPTE install under mmu_lock; fault_first_touch_ns without the page allocation, "
