@@ -30,7 +30,7 @@ check-readme: $(STAMP)
 	$(BIN)/python -m pytest tests/test_readme_commands.py
 
 # Fit the x86 TDP MMU costs to the published access_tracking_perf_test runs and write
-# results/baselines/calibration.csv and the plot (docs/calibration.md; ~10 min on 2 cores).
+# results/baselines/calibration.csv and the plot (docs/calibration.md; ~40 min on 2 cores).
 calibrate: $(STAMP)
 	$(BIN)/python scripts/calibrate.py
 

@@ -10,7 +10,6 @@ and advances by touch, TLB-miss, fault and lock-wait time. Several VMs can share
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from typing import Any
 
@@ -22,10 +21,12 @@ from simulator.host import HostCore, WorkloadHook
 from simulator.kvm.backends import KvmBackend, make_backend
 from simulator.kvm.backends.base import BoolArray, IntArray
 from simulator.kvm.false_young import FalseYoung
-from simulator.kvm.mmu_lock import FastLock, LockModel
+from simulator.kvm.mmu_lock import LINE_KEY, FaultLines, LockModel
+from simulator.kvm.mmu_lock_fast import FastLock
 from simulator.kvm.mmu_lock_fine import FineLock
 from simulator.kvm.notifier import KvmAgingOps, NotifierDesign, make_design
 from simulator.kvm.tlb import make_tlbs
+from simulator.kvm.topology import Topology, place
 from simulator.kvm.vcpu import run_quantum
 from simulator.metrics import Counters
 from simulator.mm.folio import HPAGE_PMD_NR
@@ -102,10 +103,6 @@ class Vm:
             self.workload = wrap_workload(name, self.workload, host.env)
         self.counters = Counters()
         """This VM's share of the run's counters (the machine's counters hold the totals)."""
-        self.fault_share = np.zeros(cfg.vcpus)
-        """Fraction of each vCPU's current step spent in faults that take ``mmu_lock``."""
-        self.fault_share_until = np.zeros(cfg.vcpus, dtype=np.int64)
-        """When each vCPU's current step ends (its ``fault_share`` is stale after that)."""
         host.add_guest(self, self.design)
 
     def install_sptes(self, pages: IntArray, writes: BoolArray) -> None:
@@ -121,11 +118,18 @@ class Vm:
         sptes.map(pages, writes)
 
     def _lock_model(self) -> LockModel:
-        actors = self.host.nr_actors  # every vCPU of every VM, and the host-side reclaimers
+        """The VM's ``mmu_lock`` on the host's thread placement: every vCPU of every VM, then
+        the host-side actors (``HostCore.nr_actors``; ``simulator.kvm.topology.place``)."""
+        sc = self.host.sc
+        topo = Topology(sc.host.sockets, sc.host.cores_per_socket, sc.host.smt,
+                        sc.host.cores_per_llc)
+        vcpus = min(self.host.actor_ids.values())
+        where = place(topo, vcpus, self.host.nr_actors - vcpus)
         env = self.host.env
         if self.cfg.lock_model == "fine":
-            return FineLock(env, actors, self.host.streams.generator(f"mmu_lock.fine.{self.name}"))
-        return FastLock(env, actors)
+            return FineLock(env, where, sc.costs,
+                            self.host.streams.generator(f"mmu_lock.fine.{self.name}"))
+        return FastLock(env, where, sc.costs)
 
     def start(self) -> None:
         for v in range(self.cfg.vcpus):
@@ -161,10 +165,6 @@ class Vm:
             + out.access_faults * backend.access_fault_ns + self._large_fault_ns(out)
         locks = out.lock_faults + (out.access_faults
                                    if backend.access_fault_lock == backend.fault_lock else 0)
-        locked_faults = out.lock_faults + (out.access_faults
-                                           if backend.access_fault_lock != "none" else 0)
-        contention = self.fault_contention(v) if locked_faults else 0.0
-        faulting += locked_faults * contention
         self._count(accesses=out.accesses, tlb_misses=out.tlb_misses,
                     faults_first_touch=out.first_touch, faults_access_track=out.access_faults,
                     faults_thp=out.thp_faults, faults_spte=out.spte_faults,
@@ -172,13 +172,23 @@ class Vm:
                     vcpu_running_ns=running, vcpu_fault_ns=faulting,
                     fault_write_hold_ns=locks * hold if backend.fault_lock == "write"
                     else 0.0)
-        self._fault_share(v, running + faulting, faulting - out.swap_in * swap_in,
-                          locked_faults)
+        # first-touch and swap-in faults go through GUP's slow path (mmap_lock) and install a
+        # leaf (kvm->stat.pages); a fault on a page the host already maps (spte_faults) finds
+        # it with GUP-fast and installs a leaf; access-tracking and access-flag faults do
+        # neither
+        lines = FaultLines(gup_faults=out.lock_faults - out.spte_faults,
+                           stat_faults=out.lock_faults)
         by_kind: dict[str, float] = {}
         actor = self.actor_base + v
         wait = yield from self.lock.step(actor, "fault", backend.fault_lock,
-                                         running + faulting, locks, hold, by_kind)
-        self._count(vcpu_lock_wait_ns=wait)
+                                         running + faulting, locks, hold, by_kind, lines)
+        # the shared lines' transfers and queueing (the lock word's too) are fault time and
+        # the SMT stretch running time; mmu_lock wait is the time the rwlock kept the vCPU
+        # out (behind a writer, or a writer behind readers)
+        lines_ns = by_kind.pop("fault_lines", 0.0) + by_kind.pop(LINE_KEY, 0.0)
+        smt = by_kind.pop("smt", 0.0)
+        self._count(vcpu_lock_wait_ns=wait - lines_ns - smt, vcpu_fault_ns=lines_ns,
+                    vcpu_running_ns=smt)
         for c in (host.counters, self.counters):
             for kind, w in by_kind.items():
                 c.vcpu_lock_wait_by[kind] = c.vcpu_lock_wait_by.get(kind, 0.0) + w
@@ -186,13 +196,13 @@ class Vm:
         self._count(vcpu_direct_reclaim_ns=reclaim_ns, vcpu_stall_ns=stall,
                     direct_reclaims=calls)
         if not out.yardstick:
-            base = fault_cost + contention
             self._fault_latencies(
-                [(out.first_touch - out.thp_faults, base),
-                 (out.thp_faults, base + (HPAGE_PMD_NR - 1) * costs.thp_fault_page_ns),
-                 (out.spte_faults, costs.spte_fault_ns + contention),
-                 (out.swap_in, base + swap_in), (out.access_faults, backend.access_fault_ns)],
-                wait, locks, reclaim_ns + stall)
+                [(out.first_touch - out.thp_faults, fault_cost),
+                 (out.thp_faults, fault_cost + (HPAGE_PMD_NR - 1) * costs.thp_fault_page_ns),
+                 (out.spte_faults, costs.spte_fault_ns),
+                 (out.swap_in, fault_cost + swap_in),
+                 (out.access_faults, backend.access_fault_ns)],
+                wait - smt, locks, reclaim_ns + stall)
 
     def _large_fault_ns(self, out: AccessOutcome) -> float:
         """What THP first touches cost beyond a 4 KiB fault (zeroing the other 511 pages), and
@@ -215,31 +225,6 @@ class Vm:
         lat[-1] += stall
         for c in (self.host.counters, self.counters):
             c.fault_latency.add(lat)
-
-    def fault_contention(self, v: int) -> float:
-        """Extra cost of one ``mmu_lock``-taking fault of vCPU ``v`` right now.
-
-        Every such fault (first touch, swap-in, a locked access-tracking or access-flag fault;
-        not x86's lockless ``fast_page_fault``) does atomic operations on cache lines that every
-        faulting vCPU shares: the ``mmu_lock`` and ``mmap_lock`` reader counts, memcg and zone
-        counters. Each operation waits for the other CPUs' transfers of the line, so a fault
-        costs ``fault_contention_ns`` more per other vCPU in such a fault at the same time
-        (the sum of the others' ``fault_share``). The 2021 fast_page_fault series credits
-        "less time spent acquiring the mmu lock in read mode" for its 10x; the v4 table's
-        no-aging column grows linearly with vCPUs for the same reason.
-        """
-        ns = self.host.sc.costs.fault_contention_ns
-        if ns <= 0:
-            return 0.0
-        live = self.fault_share_until > self.host.now()
-        live[v] = False
-        return ns * float(self.fault_share[live].sum())
-
-    def _fault_share(self, v: int, step: float, in_faults: float, locked_faults: int) -> None:
-        """Publish which fraction of vCPU ``v``'s new step (of ``step`` ns) it spends in the
-        fault path (``in_faults`` ns; waiting for swap-in I/O does not count)."""
-        self.fault_share[v] = in_faults / step if locked_faults and step > 0 else 0.0
-        self.fault_share_until[v] = self.host.now() + math.ceil(step)
 
     def _count(self, **deltas: float) -> None:
         for c in (self.host.counters, self.counters):

@@ -80,6 +80,12 @@ class HostConfig:
                                        "every proactive_interval_ms (0: none)")
     proactive_interval_ms: float = param(1000.0, lo=0.001, hi=3.6e6,
                                          doc="period of the proactive memory.reclaim writes")
+    sockets: int = param(2, lo=1, hi=64, doc="host sockets (simulator.kvm.topology: where the "
+                                             "VM's threads run, how far a cache line moves)")
+    cores_per_socket: int = param(28, lo=1, hi=1024, doc="physical cores per socket")
+    cores_per_llc: int = param(0, lo=0, hi=1024, doc="cores sharing a last-level cache (an AMD "
+                                                    "CCX); 0: the whole socket")
+    smt: int = param(2, lo=1, hi=8, doc="hardware threads per core")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +106,7 @@ class VmConfig:
                                               "every release only clear_flush_young flushes, "
                                               "per kernel.young_flush_*)")
     lock_model: str = param("fast", choices=("fast", "fine"),
-                            doc="mmu_lock contention: fast (analytic) or fine (event per lock)")
+                            doc="mmu_lock contention: fast (mean field) or fine (event per atomic)")
     tlb_entries: int = param(1536, lo=0, hi=1 << 20,
                              doc="per-vCPU last-level TLB entries (0: no TLB); 1536 = the Intel "
                                  "Skylake-SP / Cascade Lake STLB")

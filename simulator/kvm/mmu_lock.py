@@ -1,83 +1,82 @@
-"""``kvm->mmu_lock``: a writer-preferring rwlock shared by vCPU faults, aging and unmapping.
+"""``kvm->mmu_lock``: a queued rwlock on one contended cache line; the interface of its models.
 
-On x86 and arm64 ``mmu_lock`` is an rwlock (``KVM_HAVE_MMU_RWLOCK``, a queued rwlock in which a
-waiting writer blocks new readers). TDP MMU and arm64 faults take it for read; shadow-MMU faults
-and every fault of a spinlock architecture take it exclusively; aging takes it for write (x86
-before 6.15, arm64 upstream), for read (arm64 in v3) or not at all (RCU); unmapping a page that
-reclaim evicts (``invalidate_range_start``) takes it for write.
+On x86 and arm64 ``mmu_lock`` is an rwlock (``KVM_HAVE_MMU_RWLOCK``): the kernel's queued
+rwlock (kernel/locking/qrwlock.c), a 4-byte ``cnts`` word (writer byte, waiting bit, reader
+count) next to a qspinlock ``wait_lock``, one 8-byte struct and so one cache line. TDP MMU and
+arm64 faults take it for read; shadow-MMU faults and every fault of a spinlock architecture take
+it exclusively; aging takes it for write (x86 before 6.15, arm64 upstream), for read (arm64 in
+v3) or not at all (RCU); unmapping for reclaim takes it for write.
 
-Two models behind one interface, selected by ``vm.lock_model``: each actor (a vCPU, kswapd)
-runs a *step* of ``cpu_ns`` of work containing ``n`` lock acquisitions of ``hold_ns`` each, and
-the model returns how long the step waited for the lock.
+What contention costs is modelled as what it is (docs/calibration.md §2): every atomic on the
+lock word, and on the fault path's other shared lines (``mm->mmap_lock``'s count and owner,
+``kvm->stat.pages``), needs the line in the requester's cache; the line is handed from owner to
+owner one request at a time (``simulator.kvm.lines``), each transfer taking the one-way latency
+between the two CPUs on the host topology (``simulator.kvm.topology``). On top of the line,
+the queued rwlock decides who waits for whom: a reader that finds a writer holding or waiting
+(``_QW_WAITING``: writer preference) takes the slow path through the FIFO ``wait_lock``, and the
+readers caught behind a writer are admitted one after another, a few transfers each; a writer
+that finds readers inside queues in the ``wait_lock`` and drains them. There is no fitted
+contention term: the lock's cost follows from the atomics the kernel does, the distances and
+the holds.
 
-- :class:`FastLock` (default): a rate model. Each actor declares, for its step, how often it
-  holds the lock (rate ``n / duration`` of holds of length ``hold``) and how often, and for how
-  long, it waited (its *pending episodes*: a queued writer blocks every later request, writer
-  preference). An actor X whose acquisitions are ``g`` apart meets each blocking interval of
-  length ``r`` (a writer's hold or pending episode; for a write acquisition also a reader's
-  hold) with probability ``c = min(1, r/g)`` and then waits ``φ(r, g)/c`` on average, where
-  ``φ(r, g) = r − g/2`` if ``r ≥ g`` and ``r² / 2g`` otherwise (the interval starts uniformly
-  inside X's gap). With ``S = Σ rate · φ`` over the blockers, the step's wait is
-  ``W = C · S / (1 − S)``: the step lasts ``C + W`` and meets blocking intervals all along.
-  Counting one collision per blocking interval, as the real lock does, is what keeps a writer
-  that retries every few ns from being charged for the same reader hold again and again.
-  A queued writer blocks every later request (FIFO, writer preference), minus the share of
-  its queueing the requester itself caused: a reader waits for the whole pending episode and
-  the hold after it (entering with its second moment: long rare waits block much more than
-  their mean suggests); a writer, already blocked by the hold the queued writer waits for,
-  only adds the queued writer's hold. Ignored: longer queue chains, correlations beyond pairs
-  of actors, lock-word cache-line bouncing. ``tests/test_mmu_lock.py`` bounds it against the
-  fine model.
+Two models implement this one mechanism, selected by ``vm.lock_model``:
 
-  Validated regime and a known divergence: against the fine model the fast one stays within
-  15 % on aging pass time and vCPU lock wait up to 8 vCPUs when reader holds are short (the
-  pre-calibration 300 ns fault hold; ``tests/test_mmu_lock.py``). With longer, denser reader
-  holds (the calibrated 563 ns at 4-8 vCPUs) it charges a write-locked walk up to ~30-80 %
-  more than the exact queued rwlock, because it counts each reader hold that overlaps the
-  writer's step as a separate collision, while a queued writer waits only for the readers
-  already holding. The x86 calibration (``docs/calibration.md``) relies on that compounding:
-  the published super-linear growth of write-locked aging with vCPUs is not produced by the
-  exact queued rwlock at any fault hold time, so some mechanism neither model simulates
-  (most likely the lock word's cache line bouncing between 16-112 CPUs) stands behind it.
-  Treat write-locked results beyond the validated regime as calibrated, not derived.
-- :class:`FineLock` (``simulator.kvm.mmu_lock_fine``): one SimPy event per acquisition.
+- ``fine`` (:class:`simulator.kvm.mmu_lock_fine.FineLock`): the qrwlock state machine in SimPy,
+  every atomic an access to an exact FIFO line, about eight events per fault. Slow; for small
+  runs and as the reference.
+- ``fast`` (:class:`simulator.kvm.mmu_lock_fast.FastLock`, the default): the same in rates, a
+  mean field over the actors' declared access rates and holds, one event per slice of a step.
+
+Every actor (a vCPU, the host thread) runs *steps* of ``cpu_ns`` of work containing ``n``
+acquisitions of ``hold_ns`` each (and, for faults, their other shared lines); a model advances
+the actor by ``cpu_ns`` plus what the lock and the lines cost it. The two agree within the
+bounds measured by ``tests/test_mmu_lock.py`` and ``scripts/lock_agreement.py``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import simpy
 
 READ, WRITE = "read", "write"
+LINE_KEY = "mmu_lock_line"
+"""``by_kind`` key of the time spent on the lock word's line itself (transfers, queueing)."""
 
 
-def phi(r: float, g: float) -> float:
-    """Mean wait one blocking hold of length ``r`` causes an actor that retries every ``g``."""
-    if r <= 0:
-        return 0.0
-    if r >= g:
-        return r - g / 2.0
-    return r * r / (2.0 * g)
+MMAP_DOWN_ACCESSES = 3
+"""``down_read(&mm->mmap_lock)`` (kernel/locking/rwsem.c): ``rwsem_read_trylock``'s
+``atomic_long_add_return_acquire`` on ``count``, then ``__rwsem_set_reader_owned``'s
+``atomic_long_read`` and ``atomic_long_set`` of ``owner``, the next word of the same line.
+``up_read`` is one more atomic."""
 
 
-MAX_LOAD = 0.95
-"""Cap on the blocking load S: beyond it the lock is saturated and the step waits 19x its work."""
+@dataclass(frozen=True, slots=True)
+class FaultLines:
+    """The fault path's other shared lines in one vCPU step: the first ``gup_faults`` of its
+    lock acquisitions went through GUP's slow path (``mmap_lock`` down and up around
+    ``fault_gup_ns``), the first ``stat_faults`` installed a leaf (``kvm->stat.pages``)."""
+
+    gup_faults: int = 0
+    stat_faults: int = 0
 
 
 class LockModel(Protocol):
-    """A contention model of one VM's mmu_lock; actors are numbered 0..n-1."""
+    """A contention model of one VM's mmu_lock; actors are numbered 0..n-1 (vCPUs, then the
+    host thread)."""
 
     def step(self, actor: int, kind: str, mode: str, cpu_ns: float, acquisitions: int,
              hold_ns: float, by_kind: dict[str, float] | None = None,
-             ) -> Generator[simpy.Event, Any, float]:
-        """Run a step of ``cpu_ns`` with ``acquisitions`` locks in ``mode``; return the wait.
+             lines: FaultLines | None = None) -> Generator[simpy.Event, Any, float]:
+        """Run a step of ``cpu_ns`` with ``acquisitions`` locks in ``mode``; return the time
+        beyond ``cpu_ns`` it took.
 
-        If ``by_kind`` is given, the wait is also added to it, split by the kind of step that
-        caused it (``aging``, ``eviction``, ``fault``, or ``readers``).
+        If ``by_kind`` is given, that time is also added to it, split by cause: the kind of
+        step that held or waited for the lock (``aging``, ``eviction``, ``fault``,
+        ``readers``), the lock word's line (``mmu_lock_line``), the fault path's other lines
+        (``fault_lines``) and the SMT co-run stretch (``smt``).
         """
         ...
 
@@ -88,145 +87,3 @@ class LockModel(Protocol):
         """A step whose acquisitions come in groups of different mode and hold,
         ``{(mode, hold_ns): count}`` (zaps and notifier calls of one eviction batch)."""
         ...
-
-
-def collide(r: float, g: float) -> float:
-    """Probability that an interval of length ``r`` starting in a gap ``g`` blocks the retry."""
-    return 1.0 if g <= 0 else min(1.0, r / g)
-
-
-def queued_before(ep: float, g: float) -> float:
-    """Probability that a writer whose wait lasts ``ep`` queued before a requester that
-    retries every ``g``: both arrive during the same blocking hold (≈ 2·ep long), and a
-    requester that retries often gets there first."""
-    if ep <= 0:
-        return 0.0
-    return g / (4.0 * ep) if g < 2.0 * ep else ep / g
-
-
-class FastLock:
-    """Rate-based contention model (see the module docstring)."""
-
-    def step_groups(self, actor: int, kind: str, cpu_ns: float,
-                    groups: dict[tuple[str, int], int],
-                    by_kind: dict[str, float] | None = None,
-                    ) -> Generator[simpy.Event, Any, float]:
-        """Merge each mode's groups into one declaration whose hold is the root mean square
-        of the groups' holds: the wait a rarely-arriving request suffers grows with the
-        square of the holds it meets (``φ = r²/2g``), so the mean square is what to keep.
-        Write acquisitions and read acquisitions are then timed one after the other."""
-        by_mode: dict[str, tuple[int, float]] = {}
-        for (mode, hold), n in groups.items():
-            count, sq = by_mode.get(mode, (0, 0.0))
-            by_mode[mode] = (count + n, sq + n * float(hold) ** 2)
-        if not by_mode:
-            return (yield from self.step(actor, kind, "none", cpu_ns, 0, 0.0))
-        total = sum(n for n, _ in by_mode.values())
-        wait = 0.0
-        for mode, (n, sq) in by_mode.items():
-            wait += yield from self.step(actor, kind, mode, cpu_ns * n / total, n,
-                                         math.sqrt(sq / n), by_kind)
-        return wait
-
-    def __init__(self, env: simpy.Environment, actors: int) -> None:
-        self.env = env
-        self.mode = [""] * actors
-        self.kind = [""] * actors
-        self.rate = np.zeros(actors)
-        """Holds per ns during the actor's current step."""
-        self.hold = np.zeros(actors)
-        self.pend_rate = np.zeros(actors)
-        """Pending (waiting) episodes per ns during the current step."""
-        self.pend_len = np.zeros(actors)
-        """Mean pending episode plus the hold that follows it."""
-        self.until = np.zeros(actors, dtype=np.int64)
-        self.pend1_rate = np.zeros(actors)
-        self.pend1_len = np.zeros(actors)
-        """Pending caused by holds alone (not by other actors' queueing)."""
-        self._first = (0.0, 0.0)
-        self.pend_cause = np.zeros((actors, actors))
-        """pend_cause[y, x]: the share of y's pending caused by x (x is never blocked by the
-        part of a writer's queueing that x itself caused)."""
-
-    def _blockers(self, actor: int, mode: str, gap: float
-                  ) -> tuple[dict[str, float], np.ndarray, float]:
-        """(load per blocker kind, load per blocker actor, collisions per ns) for an actor
-        retrying every ``gap`` ns."""
-        now = int(self.env.now)
-        load: dict[str, float] = {}
-        per_actor = np.zeros(len(self.mode))
-        hits = 0.0
-        first_order = 0.0
-        first_hits = 0.0
-        for y in np.flatnonzero(self.until > now):
-            if y == actor:
-                continue
-            ymode = self.mode[y]
-            if ymode == WRITE:
-                key = self.kind[y]
-                # A queued writer blocks every later request (FIFO, writer preference),
-                # except for the part of its queueing that this actor itself caused.
-                others = 1.0 - self.pend_cause[y, actor]
-                intervals: tuple[tuple[Any, Any], ...] = ((self.rate[y], self.hold[y]),)
-                if mode == READ:
-                    # a reader is not blocked by the reader hold a writer queues behind:
-                    # the whole pending episode and the hold after it are extra wait
-                    intervals += ((self.pend_rate[y] * others, self.pend_len[y]),)
-                else:
-                    # a writer is blocked by that hold anyway; the queued writer only adds
-                    # its own hold after it (first-order queueing, no chains of chains)
-                    ep = float(self.pend1_len[y] - self.hold[y])
-                    extra = float(self.pend1_rate[y] * others) * queued_before(ep, gap) \
-                        * float(self.hold[y])
-                    load[key] = load.get(key, 0.0) + extra
-                    per_actor[y] += extra
-            elif mode == WRITE and ymode == READ:
-                key = "readers"
-                intervals = ((self.rate[y], self.hold[y]),)
-            else:
-                continue
-            for i, (rate, length) in enumerate(intervals):
-                if rate > 0 and length > 0:
-                    share = float(rate) * phi(float(length), gap)
-                    load[key] = load.get(key, 0.0) + share
-                    per_actor[y] += share
-                    hit = float(rate) * collide(float(length), gap)
-                    hits += hit
-                    if i == 0:
-                        first_order += share
-                        first_hits += hit
-        self._first = (first_order, first_hits)
-        return load, per_actor, hits
-
-    def step(self, actor: int, kind: str, mode: str, cpu_ns: float, acquisitions: int,
-             hold_ns: float, by_kind: dict[str, float] | None = None,
-             ) -> Generator[simpy.Event, Any, float]:
-        wait = 0.0
-        if acquisitions > 0 and mode in (READ, WRITE):
-            gap = max(cpu_ns - acquisitions * hold_ns, 0.0) / acquisitions
-            load, per_actor, hits = self._blockers(actor, mode, gap)
-            total = sum(load.values())
-            self.pend_cause[actor] = per_actor / total if total > 0 else 0.0
-            if total > 0:
-                s = min(total, MAX_LOAD)
-                wait = cpu_ns * s / (1.0 - s)
-                if by_kind is not None:
-                    for k, v in load.items():
-                        by_kind[k] = by_kind.get(k, 0.0) + wait * v / total
-            duration = cpu_ns + wait
-            episodes = min(hits * duration, float(acquisitions))
-            self.mode[actor] = mode
-            self.kind[actor] = kind
-            self.rate[actor] = acquisitions / duration if duration > 0 else 0.0
-            self.hold[actor] = hold_ns
-            self.pend_rate[actor] = episodes / duration if duration > 0 and wait > 0 else 0.0
-            self.pend_len[actor] = wait / episodes + hold_ns if episodes > 0 else 0.0
-            s1, hits1 = self._first
-            s1 = min(s1, MAX_LOAD)
-            wait1 = cpu_ns * s1 / (1.0 - s1)
-            episodes1 = min(hits1 * (cpu_ns + wait1), float(acquisitions))
-            self.pend1_rate[actor] = episodes1 / duration if duration > 0 and wait1 > 0 else 0.0
-            self.pend1_len[actor] = wait1 / episodes1 + hold_ns if episodes1 > 0 else 0.0
-            self.until[actor] = int(self.env.now) + math.ceil(duration)
-        yield self.env.timeout(max(1, round(cpu_ns + wait)))
-        return wait

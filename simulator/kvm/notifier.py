@@ -136,9 +136,12 @@ class KvmAgingOps:
                           flush: bool = False) -> tuple[BoolArray, np.ndarray]:
         """One ``clear_young(addr, addr + PAGE_SIZE, NULL)`` per page: (young, flags). With
         ``flush`` (``clear_flush_young``) a call that finds a young SPTE flushes."""
+        mapped = int(np.count_nonzero(self.backend.sptes.present[pages]))
         young = self._age(pages, True, work)
         flushes = int(young.sum()) if flush or self.tlb_flush_on_age else 0
-        charge_aging_calls(work, self.backend, len(pages), len(pages), flushes)
+        n = len(pages)
+        charge_aging_calls(work, self.backend, n, n, mapped, int(np.count_nonzero(young)),
+                           flushes)
         flag = MMU_NOTIFIER_YOUNG_FAST if self.bitmap_supported else MMU_NOTIFIER_YOUNG
         self._flush(flushes, work)
         return young, np.where(young, flag, 0)
@@ -162,7 +165,10 @@ class KvmAgingOps:
         young_pages[leaf] = young_leaf
         young: BoolArray = np.add.reduceat(young_pages, np.cumsum(sizes) - sizes) > 0
         flushes = int(young.sum()) if flush or self.tlb_flush_on_age else 0
-        charge_aging_calls(work, self.backend, len(starts), int(sizes.sum()), flushes)
+        # the iterator steps once per leaf: a 2 MiB leaf is one step, not 512
+        mapped = int(np.count_nonzero(self.backend.sptes.present[pages[leaf]]))
+        charge_aging_calls(work, self.backend, len(starts), int(np.count_nonzero(leaf)),
+                           mapped, int(np.count_nonzero(young_leaf)), flushes)
         self._flush(flushes, work)
         return young
 
@@ -174,8 +180,11 @@ class KvmAgingOps:
         if not self.bitmap_supported:
             self._charge_unreliable(work)
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE, 0
-        young = self._age(np.arange(start, end, dtype=np.int64), False, work)
-        charge_aging_calls(work, self.backend, 1, end - start)
+        pages = np.arange(start, end, dtype=np.int64)
+        mapped = int(np.count_nonzero(self.backend.sptes.present[pages]))
+        young = self._age(pages, False, work)
+        # one call: one descent, a step per further gfn; young leaves are only recorded
+        charge_aging_calls(work, self.backend, 1, end - start, mapped, 0)
         bitmap = pack_bitmap(young)
         if bitmap:
             work.notifier_fast += 1
@@ -191,9 +200,12 @@ class KvmAgingOps:
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE
         pages = np.arange(start, end, dtype=np.int64)
         want = bitmap_bits(bitmap, end, pages)
+        mapped = int(np.count_nonzero(self.backend.sptes.present[pages]))
         young = self._age(pages[want], True, work)
         flushes = int(bool(young.any())) if self.tlb_flush_on_age else 0
-        charge_aging_calls(work, self.backend, 1, end - start, flushes)
+        # the walk covers the whole range; only the leaves whose bit is set are cleared
+        charge_aging_calls(work, self.backend, 1, end - start, mapped,
+                           int(np.count_nonzero(young)), flushes)
         self._flush(flushes, work)
         if young.any():
             work.notifier_fast += 1

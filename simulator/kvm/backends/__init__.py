@@ -5,7 +5,7 @@ from __future__ import annotations
 from simulator.costs import CostConfig
 from simulator.kernels.profile import KernelProfile
 from simulator.kvm.backends.arm64 import Arm64
-from simulator.kvm.backends.base import FAST_LOCKS, BackendBase, KvmBackend
+from simulator.kvm.backends.base import FAST_LOCKS, SHARED_COSTS, BackendBase, KvmBackend
 from simulator.kvm.backends.generic import Generic
 from simulator.kvm.backends.x86_shadow import X86Shadow
 from simulator.kvm.backends.x86_tdp import X86Tdp
@@ -38,4 +38,5 @@ def describe_backends() -> list[tuple[str, str]]:
     return [(name, cls.description) for name, cls in BACKENDS.items()]
 
 
-__all__ = ["BACKENDS", "FAST_LOCKS", "KvmBackend", "describe_backends", "make_backend"]
+__all__ = ["BACKENDS", "FAST_LOCKS", "SHARED_COSTS", "KvmBackend", "describe_backends",
+           "make_backend"]

@@ -45,10 +45,22 @@ class Arm64(BackendBase):
         "transparent_hugepage_adjust maps PMD_SIZE when fault_supports_stage2_huge_mapping "
         "and get_user_mapping_size(hva) >= PMD_SIZE ('Only PMD_SIZE THPs are currently "
         "supported'); dirty logging and pKVM force pages (not modelled)")
+    aging_costs: ClassVar[tuple[str, ...]] = ("s2_descend_ns", "s2_leaf_step_ns",
+                                              "s2_young_store_ns", "s2_young_cas_ns")
 
     @property
     def young_via_fault(self) -> bool:
         return not self.hw_af
+
+    def handler_ns(self, calls: int, gfns: int, mapped: int, cleared: int) -> float:
+        """``kvm_pgtable_stage2_test_clear_young`` → ``kvm_pgtable_walk`` over the range: one
+        descent per call, one visit per further leaf (an indirect call to
+        ``stage2_age_walker``), one ``stage2_try_set_pte`` per young leaf: a plain store under
+        the write lock, a cmpxchg in a shared walk (read lock or RCU)."""
+        c = self.costs
+        young = c.s2_young_store_ns if self.aging_lock == "write" else c.s2_young_cas_ns
+        return (calls * c.s2_descend_ns + (gfns - calls) * c.s2_leaf_step_ns
+                + cleared * young)
 
     @property
     def access_fault_ns(self) -> float:

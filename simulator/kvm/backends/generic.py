@@ -29,3 +29,11 @@ class Generic(BackendBase):
         "4 KiB SPTEs (a choice): the spinlock architectures differ (powerpc radix can map "
         "2 MiB, RISC-V maps at the VMA's page size, PAGE_SIZE for THP-backed anonymous "
         "memory); 4 KiB is the bound that makes aging and zaps cost most")
+    aging_costs: ClassVar[tuple[str, ...]] = ("generic_walk_ns", "generic_young_ns")
+
+    def handler_ns(self, calls: int, gfns: int, mapped: int, cleared: int) -> float:
+        """No range iterator: the handler looks each gfn up from the root (book3s radix's
+        ``kvm_age_radix`` via ``__find_linux_pte`` per gfn) and clears a young leaf
+        atomically."""
+        c = self.costs
+        return gfns * c.generic_walk_ns + cleared * c.generic_young_ns

@@ -30,6 +30,16 @@ class X86Shadow(BackendBase):
         "4 KiB SPTEs (a choice): the shadow MMU caps the level by the guest's own page size "
         "(paging_tmpl.h fault.max_level = walker.level, or L1's EPT for a nested guest), which "
         "the model does not know; 4 KiB is the bound that makes aging and zaps cost most")
+    aging_costs: ClassVar[tuple[str, ...]] = ("rmap_head_ns", "rmap_lock_ns", "rmap_spte_ns",
+                                              "rmap_young_ns")
 
-    def spte_ns(self) -> float:
-        return self.costs.spte_age_ns + self.costs.shadow_rmap_ns
+    def handler_ns(self, calls: int, gfns: int, mapped: int, cleared: int) -> float:
+        """``kvm_rmap_age_gfn_range``: no descent; for each level (4K, 2M, 1G) one rmap head
+        per gfn step of that level (``gfns`` + about 2 per call for the huge levels), each
+        non-empty head locked (``kvm_rmap_lock_readonly``, 6.15 lockless aging only) and its
+        SPTE read through the chain (a scattered line), each young SPTE cleared."""
+        c = self.costs
+        heads = gfns + 2 * calls
+        lock = c.rmap_lock_ns if self.aging_lock == "rmap" else 0.0
+        return (heads * c.rmap_head_ns + mapped * (lock + c.rmap_spte_ns)
+                + cleared * c.rmap_young_ns)

@@ -31,10 +31,17 @@ class X86TdpNoAd(BackendBase):
     maps_2m: ClassVar[bool] = True
     thp_rule: ClassVar[str] = X86_TDP_THP_RULE
     cmpxchg_counts_young: ClassVar[bool] = True
+    aging_costs: ClassVar[tuple[str, ...]] = ("tdp_descend_ns", "tdp_leaf_step_ns",
+                                              "tdp_noad_young_ns")
 
     @property
     def young_via_fault(self) -> bool:
         return True
+
+    def young_ns(self) -> float:
+        """``mark_spte_for_access_track`` + one ``__tdp_mmu_set_spte_atomic`` cmpxchg; the walk
+        itself is the TDP MMU's, as with A/D bits (same iterator, same constants)."""
+        return self.costs.tdp_noad_young_ns
 
     @property
     def access_fault_ns(self) -> float:
