@@ -1,5 +1,6 @@
-"""`mglru-sim questions --quick`: every question runs, and every number of every answer in
-findings.md is a cell of that question's results tables (generated text, no typed numbers)."""
+"""`mglru-sim questions --quick`: every question runs, every number of every answer in
+findings.md is a cell of that question's results tables (generated text, no typed numbers),
+and every conclusion carries its sensitivity verdict."""
 
 import re
 from pathlib import Path
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
+from simulator.questions.estimate import CONFIDENCE, DETERMINISTIC_DIGITS
 from simulator.questions.run import load_questions
 from simulator.questions.stats import Spread, fmt
 
@@ -22,8 +24,14 @@ def findings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _sections(text: str) -> dict[str, str]:
+    """The question sections (``## Q1. ...``), the summary left out."""
     parts = re.split(r"^## ", text, flags=re.M)[1:]
-    return {p.split(".", 1)[0]: p for p in parts}
+    return {p.split(".", 1)[0]: p for p in parts if re.match(r"Q\d+\.", p)}
+
+
+BOILERPLATE = (f"{CONFIDENCE:.0%} interval", f"to {DETERMINISTIC_DIGITS} s.f.")
+"""Fixed words of the generated text that contain digits (the confidence level and the
+digits of a deterministic value), not numbers read from a table."""
 
 
 def test_every_question_is_answered_with_three_seeds(findings: Path) -> None:
@@ -43,14 +51,33 @@ def test_every_number_in_the_answers_is_read_from_the_tables(findings: Path) -> 
     questions = {q.name.split("_", 1)[0].upper(): q.name for q in load_questions()}
     for label, body in _sections(text).items():
         answer = next(line for line in body.splitlines() if line.startswith("**Answer.**"))
+        for words in BOILERPLATE:
+            answer = answer.replace(words, "")
         cells: set[str] = set()
         for csv in (findings / "findings" / questions[label]).glob("*.csv"):
             frame = pd.read_csv(csv, dtype=str, keep_default_na=False)
-            cells |= {str(v) for v in frame.to_numpy().ravel()}
+            for v in frame.to_numpy().ravel():
+                cells |= {str(v), *NUMBER.findall(str(v))}  # "+72" gives "72", "±0.12" "0.12"
         numbers = NUMBER.findall(answer)
         assert numbers, label
         missing = [n for n in numbers if n not in cells]
         assert missing == [], f"{label}: numbers not in its tables: {missing}"
+
+
+def test_every_conclusion_has_a_sensitivity_verdict(findings: Path) -> None:
+    text = (findings / "findings.md").read_text()
+    summary = text.split("## Summary", 1)[1].split("\n## Q", 1)[0]
+    for label, body in _sections(text).items():
+        assert f"**{label}. " in summary and "*Robustness:*" in summary, label
+        sens = body.split("**Sensitivity.**", 1)[1]
+        verdicts = [line for line in sens.splitlines() if line.startswith("- ")]
+        assert verdicts, label
+        for line in verdicts:
+            assert re.search(r"holds over the plausible range|flips (when|only)|seed noise",
+                             line), line
+        answer = next(line for line in body.splitlines() if line.startswith("**Answer.**"))
+        assert not re.search(r"from (\S+) to \1\b", answer), answer  # no "from 1 to 1"
+        assert "e-1" not in answer and "beyond seed noise" not in answer, label
 
 
 def test_the_noise_rule_and_formatter() -> None:

@@ -6,7 +6,7 @@ import os
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,13 @@ from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
 from simulator.questions.analyses import Finding
 from simulator.questions.registry import ANALYSES
+from simulator.questions.robustness import Sensitivity, run_sensitivity
 from simulator.sweep import expand_sweep, make_executor, run_sweep
+from simulator.sweep.expand import Sweep
 
 QUESTION_DIR = bundled_dir("questions")
-META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep")
+META_KEYS = ("title", "asked_by", "where", "quick", "quick_sweep", "sensitivity",
+             "sensitivity_sweep")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,10 @@ class Question:
     quick: tuple[str, ...]
     quick_sweep: dict[str, list[Any]]
     doc: dict[str, Any]
+    sensitivity: tuple[str, ...] = ()
+    """The cost constants the answer depends on (``costs.<name>``), for the sensitivity pass."""
+    sensitivity_sweep: dict[str, list[Any]] = field(default_factory=dict)
+    """Shorter sweep lists for the sensitivity runs (the configurations its conclusions use)."""
 
 
 def load_question(path: Path) -> Question:
@@ -50,7 +57,8 @@ def load_question(path: Path) -> Question:
         raise ConfigError(str(path), "name", f"no analysis for question {name!r}")
     return Question(name, path, str(meta.get("title", name)), str(meta.get("asked_by", "")),
                     str(meta.get("where", "")), tuple(meta.get("quick", ())),
-                    dict(meta.get("quick_sweep", {})), doc)
+                    dict(meta.get("quick_sweep", {})), doc,
+                    tuple(meta.get("sensitivity", ())), dict(meta.get("sensitivity_sweep", {})))
 
 
 def load_questions(folder: Path = QUESTION_DIR) -> list[Question]:
@@ -74,14 +82,27 @@ def select(questions: Sequence[Question], only: Sequence[str]) -> list[Question]
     return [q for q in questions if not only or q.name in chosen]
 
 
-def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
-                 overrides: Sequence[str] = (), progress: bool = False) -> pd.DataFrame:
-    """Run (or resume) a question's sweep; return its sweep.csv as a frame."""
+def question_doc(q: Question, *, quick: bool, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The question's scenario document with the quick sizes and ``overrides`` applied."""
     doc = apply_overrides(q.doc, [*(q.quick if quick else ()), *overrides])
     if quick and q.quick_sweep:
         # shorter lists for the swept keys, e.g. fewer vCPU counts (seeds stay at 3)
         doc["sweep"] = {**doc.get("sweep", {}), **q.quick_sweep}
-    sweep = expand_sweep(doc, str(q.path))
+    return doc
+
+
+def sensitivity_sweep(q: Question, seed: int, *, quick: bool, overrides: Sequence[str]
+                      ) -> Sweep:
+    """The sweep of one sensitivity point: one seed, the question's sensitivity lists."""
+    doc = question_doc(q, quick=quick, overrides=overrides)
+    doc["sweep"] = {**doc.get("sweep", {}), **q.sensitivity_sweep, "sim.seed": [seed]}
+    return expand_sweep(doc, str(q.path))
+
+
+def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
+                 overrides: Sequence[str] = (), progress: bool = False) -> pd.DataFrame:
+    """Run (or resume) a question's sweep; return its sweep.csv as a frame."""
+    sweep = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
     report = run_sweep(sweep, out, make_executor("local", jobs), resume=True,
                        progress=progress)
     return pd.read_csv(report.csv_path)
@@ -95,11 +116,22 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
 
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
-    results: list[tuple[Question, pd.DataFrame, Finding]] = []
+    results: list[tuple[Question, pd.DataFrame, Finding, Sensitivity]] = []
     for q in select(load_questions(), only):
         df = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
                           progress=progress)
-        results.append((q, df, ANALYSES[q.name](df)))
+        finding = ANALYSES[q.name](df)
+        nominal = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
+        seed = int(min(df["sim.seed"])) if "sim.seed" in df else 1
+
+        def make(extra: Sequence[str], q: Question = q, seed: int = seed) -> Sweep:
+            return sensitivity_sweep(q, seed, quick=quick, overrides=[*overrides, *extra])
+
+        sens = run_sensitivity(q.name, q.sensitivity, nominal.points[0].scenario.costs, df,
+                               finding.conclusions, ANALYSES[q.name], make,
+                               out / "sensitivity" / q.name, quick=quick, jobs=jobs,
+                               progress=progress)
+        results.append((q, df, finding, sens))
     wall = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,
