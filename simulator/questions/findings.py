@@ -89,8 +89,10 @@ def sensitivity_section(folder: Path, out: Path, finding: Finding, sens: Sensiti
 def write_findings(out: Path,
                    results: Sequence[tuple[Any, pd.DataFrame, Finding, Sensitivity]], *,
                    quick: bool, wall_s: float, machine: str, jobs: int,
-                   save_figure: Callable[..., dict[str, Path]]) -> Path:
-    """Write findings.md, the CSV tables and the figures under ``out``."""
+                   save_figure: Callable[..., dict[str, Path]],
+                   resumed: tuple[int, int] = (0, 0)) -> Path:
+    """Write findings.md, the CSV tables and the figures under ``out`` (``resumed``: how many
+    of how many runs an earlier invocation had completed; their time is not in ``wall_s``)."""
     out = Path(out)
     pct = f"{CONFIDENCE:.0%}"
     lines = ["# Findings: the series' open review questions, answered by mglru-sim", "",
@@ -105,6 +107,10 @@ def write_findings(out: Path,
              f"called deterministic and printed to {DETERMINISTIC_DIGITS} significant figures. "
              "Every row names its kernel release and backend, and the keys it sets against "
              "its release (a what-if).", ""]
+    if resumed[0]:
+        lines[-2] += (f" {resumed[0]:,} of the {resumed[1]:,} runs were complete from an "
+                      "earlier invocation into the same folder and were read, not run again: "
+                      "the wall time above does not include them.")
     if quick:
         lines += ["These are the reduced (`--quick`) sizes used in CI: small guests and short "
                   "runs. Read the direction of each effect, not its size.", ""]
@@ -112,7 +118,8 @@ def write_findings(out: Path,
     for i, (q, df, finding, sens) in enumerate(results, 1):
         folder = out / "findings" / q.name
         lines += [f"## {number_of(q, i)}. {q.title}", "",
-                  f"Asked by: {q.asked_by}. Where: {q.where}. Scenario: `{q.path}`.", ""]
+                  f"Asked by: {q.asked_by}. Where: {q.where}. Scenario: "
+                  f"`scenarios/questions/{Path(q.path).name}`.", ""]
         seeds = sorted({int(s) for s in df["sim.seed"]}) if "sim.seed" in df else []
         lines += ["**Answer.** " + " ".join(finding.sentences or ["(no comparable runs)"]), ""]
         failed = int((df.get("status", pd.Series(dtype=str)) == "failed").sum())

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from simulator.costs import cost_ranges
+from simulator.output import atomic_write
 from simulator.questions.analyses import Finding
 from simulator.questions.estimate import sig
 from simulator.questions.sensitivity import (
@@ -67,6 +68,8 @@ class Sensitivity:
     """Per point label, its conclusions by key."""
     runs: int = 0
     failed: int = 0
+    resumed: int = 0
+    """Runs found complete from an earlier invocation (not run again)."""
     refined: bool = False
     """Whether one-at-a-time flips were bisected (else a threshold is only bracketed)."""
     oat: list[Uncertain] = field(default_factory=list)
@@ -144,7 +147,8 @@ class Runner:
                  analysis: Callable[[pd.DataFrame], Finding], progress: bool) -> None:
         self.make_sweep, self.folder, self.jobs = make_sweep, folder, jobs
         self.analysis, self.progress = analysis, progress
-        self.runs = self.failed = 0
+        self.runs = self.failed = self.resumed = 0
+        self.frames: list[pd.DataFrame] = []
 
     def __call__(self, points: Sequence[Point]) -> dict[Point, list[Conclusion]]:
         merged: list[SweepPoint] = []
@@ -165,6 +169,7 @@ class Runner:
                            progress=self.progress)
         self.runs += len(merged)
         self.failed += report.failed
+        self.resumed += report.resumed
         df = pd.read_csv(report.csv_path)
         out: dict[Point, list[Conclusion]] = {}
         for point in points:
@@ -173,7 +178,18 @@ class Runner:
             if sub.empty or ("status" in sub and not (sub["status"] == "ok").any()):
                 continue
             out[point] = self.analysis(sub).conclusions
+            self.frames.append(sub.assign(**{"sensitivity point": point.label}))
         return out
+
+    def write_runs(self) -> Path | None:
+        """Every point's runs in one table (``sensitivity_runs.csv``, a ``sensitivity
+        point`` column naming the point), beside the last batch's ``sweep.csv``."""
+        if not self.frames:
+            return None
+        path = self.folder / "sensitivity_runs.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, pd.concat(self.frames, ignore_index=True).to_csv(index=False))
+        return path
 
 
 Evaluate = Callable[[Sequence[Point]], Mapping[Point, Sequence[Conclusion]]]
@@ -216,6 +232,7 @@ def sensitivity_pass(name: str, constants: Sequence[Uncertain], missing: Sequenc
         refine(result.verdicts, recorded, REFINE_ROUNDS[quick])
     result.runs = int(getattr(evaluate, "runs", 0))
     result.failed = int(getattr(evaluate, "failed", 0))
+    result.resumed = int(getattr(evaluate, "resumed", 0))
     return result
 
 
@@ -227,8 +244,10 @@ def run_sensitivity(name: str, keys: Sequence[str], costs: Any, nominal_df: pd.D
     (``make_sweep(overrides)`` gives its one-seed sweep with the overrides applied)."""
     constants, missing = uncertain(keys, costs)
     runner = Runner(make_sweep, folder, jobs, analysis, progress)
-    return sensitivity_pass(name, constants, missing, nominal_df, nominal, analysis, runner,
-                            quick=quick)
+    result = sensitivity_pass(name, constants, missing, nominal_df, nominal, analysis, runner,
+                              quick=quick)
+    runner.write_runs()
+    return result
 
 
 def seed_noise(v: Verdict) -> bool:

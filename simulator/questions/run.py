@@ -16,7 +16,7 @@ from simulator.config import ConfigError, apply_overrides, read_toml
 from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
 from simulator.questions.analyses import Finding
-from simulator.questions.registry import ANALYSES
+from simulator.questions.registry import ANALYSES, analyse
 from simulator.questions.robustness import Sensitivity, run_sensitivity
 from simulator.sweep import expand_sweep, make_executor, run_sweep
 from simulator.sweep.expand import Sweep
@@ -100,12 +100,14 @@ def sensitivity_sweep(q: Question, seed: int, *, quick: bool, overrides: Sequenc
 
 
 def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
-                 overrides: Sequence[str] = (), progress: bool = False) -> pd.DataFrame:
-    """Run (or resume) a question's sweep; return its sweep.csv as a frame."""
+                 overrides: Sequence[str] = (), progress: bool = False
+                 ) -> tuple[pd.DataFrame, int]:
+    """Run (or resume) a question's sweep; return its sweep.csv as a frame and how many of
+    its runs were resumed from an earlier invocation."""
     sweep = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
     report = run_sweep(sweep, out, make_executor("local", jobs), resume=True,
                        progress=progress)
-    return pd.read_csv(report.csv_path)
+    return pd.read_csv(report.csv_path), report.resumed
 
 
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
@@ -117,10 +119,11 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
     results: list[tuple[Question, pd.DataFrame, Finding, Sensitivity]] = []
+    total = reused = 0
     for q in select(load_questions(), only):
-        df = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
-                          progress=progress)
-        finding = ANALYSES[q.name](df)
+        df, resumed = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
+                                   progress=progress)
+        finding = analyse(q.name, df)
         nominal = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
         seed = int(min(df["sim.seed"])) if "sim.seed" in df else 1
 
@@ -132,7 +135,9 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                                out / "sensitivity" / q.name, quick=quick, jobs=jobs,
                                progress=progress)
         results.append((q, df, finding, sens))
+        total += len(df) + sens.runs
+        reused += resumed + sens.resumed
     wall = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,
-                          save_figure=save)
+                          save_figure=save, resumed=(reused, total))
