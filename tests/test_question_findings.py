@@ -119,7 +119,7 @@ def test_a_flip_inside_the_range_is_located(tmp_path: Path) -> None:
                   r"not at ([\d.]+)\)", flip)
     assert m, flip
     mid, ok, bad = (float(g) for g in m.groups())
-    assert bad < 15.15 <= ok <= 20.0 and ok - bad <= 5.0  # two bisection rounds of 10 ns
+    assert bad < 15.15 <= ok <= 20.0 and ok - bad <= 5.0  # at least one bisection round of 10 ns
     assert bad < mid < ok
     assert "costs.y_ns" not in flip
     # the summary quotes the answer's robustness, and the missing constant is named

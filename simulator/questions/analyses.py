@@ -166,13 +166,15 @@ def with_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _compare(df: pd.DataFrame, switch: str, left: str, right: str, what: str, title: str
-             ) -> Finding:
-    """``right`` against ``left`` of ``switch`` on every backend: recall, refaults, pass."""
+def _compare(df: pd.DataFrame, switch: str, left: str, right: str, what: str, short: str,
+             title: str) -> Finding:
+    """``right`` against ``left`` of ``switch`` on every backend: recall, refaults, pass
+    (``what`` names the change in the first sentence, ``short`` in the others)."""
     by = ["vm.backend", switch]
     tab, est, eras = runs_table(with_rates(df), by, ACCURACY)
     eff = Effects()
-    sentences, heads = [], []
+    sentences: list[str] = []
+    heads: list[str] = []
     for b in dict.fromkeys(str(x) for x in df["vm.backend"]):
         x, y = est.get((b, left)), est.get((b, right))
         if not x or not y:
@@ -187,14 +189,15 @@ def _compare(df: pd.DataFrame, switch: str, left: str, right: str, what: str, ti
                  if col in x and col in y]
         if not parts:
             continue
-        sentences.append(f"On {b} under kernel {rel}, {what} " + "; it ".join(parts) + ".")
+        sentences.append(f"On {b} under kernel {rel}, {short if sentences else what} "
+                         + "; it ".join(parts) + ".")
         if "young_walk_recall" in x and "young_walk_recall" in y:
             heads.append(f"{b} {_arrow(Effect(x['young_walk_recall'], y['young_walk_recall']))}")
     keys = list(est)
     fig = _bars([" ".join(str(k) for k in key) for key in keys],
                 {"walk young recall": [est[k].get("young_walk_recall") for k in keys]},
                 "young recall of the aging walk", title)
-    headline = (f"{what[0].upper()}{what[1:]} changes the walk's young recall: "
+    headline = (f"{what[0].upper()}{what[1:]} moves the walk's young recall: "
                 + ", ".join(heads) + ".") if heads else ""
     return Finding(sentences, {"runs": tab, "effects": eff.table()}, fig,
                    conclusions=eff.conclusions, unresolved=eff.unresolved, headline=headline)
@@ -204,7 +207,7 @@ def q2(df: pd.DataFrame) -> Finding:
     """Fallback blind vs per_page on backends that return UNRELIABLE."""
     return _compare(df, "mglru.unreliable_fallback", "blind", "per_page",
                     "falling back to per-page calls after UNRELIABLE (instead of treating the "
-                    "secondary MMU as not young)",
+                    "secondary MMU as not young)", "the per-page fallback",
                     "Q2: UNRELIABLE fallback: blind vs per_page")
 
 
@@ -212,6 +215,7 @@ def q3(df: pd.DataFrame) -> Finding:
     """Shadow MMU under the bitmap design (v3, UNRELIABLE ignored) vs per_page."""
     f = _compare(df, "mglru.notifier", "bitmap", "per_page",
                  "replacing the v3 bitmap (UNRELIABLE ignored, as v3 did) by per-page calls",
+                 "the switch to per-page calls",
                  "Q3: nested (shadow MMU) vs TDP under bitmap and per_page")
     f.notes = ["The v3 bitmap notifier is set against kernel 6.15 (a what-if: v3 was posted "
                "against 6.9, before the 6.15 lockless shadow aging); column 'set against the "
@@ -222,7 +226,7 @@ def q3(df: pd.DataFrame) -> Finding:
 def q5(df: pd.DataFrame) -> Finding:
     """fast_only vs per_page for every backend (bitmap in the runs table)."""
     return _compare(df, "mglru.notifier", "fast_only", "per_page",
-                    "replacing v7's fast_only by per-page calls",
+                    "replacing v7's fast_only by per-page calls", "the switch to per-page calls",
                     "Q5: fast_only vs per_page vs bitmap, by backend")
 
 

@@ -56,6 +56,9 @@ def summary(results: Sequence[tuple[Any, pd.DataFrame, Finding, Sensitivity]]) -
 def sensitivity_section(folder: Path, out: Path, finding: Finding, sens: Sensitivity,
                         quick: bool) -> list[str]:
     lines: list[str] = []
+    if sens.skipped:
+        return [f"**Sensitivity.** Not run in this invocation: {sens.skipped}. Its constants: "
+                + ", ".join(f"`{u.key}`" for u in sens.constants) + ".", ""]
     if not sens.constants:
         return ["**Sensitivity.** No pass: none of the constants this question declares is in "
                 "this cost model" + (f" ({', '.join(sens.missing)})" if sens.missing else "")

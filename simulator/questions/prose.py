@@ -44,10 +44,11 @@ def half_width_text(effect: Effect) -> str:
 
 
 def percent_text(effect: Effect) -> str:
-    """The relative change in % as :func:`change` prints it (``"-"`` when undefined)."""
+    """The relative change in % as :func:`change` prints it (``"-"`` when undefined or below
+    0.01 %, where it is left out)."""
     rel = effect.relative
-    if math.isnan(rel) or math.isinf(rel):
-        return "-"
+    if math.isnan(rel) or math.isinf(rel) or abs(100 * rel) < 0.01:
+        return "-"  # below 0.01 % the absolute change says it better
     return f"{'+' if effect.diff > 0 else ''}{sig(100 * rel, 2)}"
 
 

@@ -45,9 +45,9 @@ from simulator.questions.sensitivity import (
 from simulator.sweep import make_executor, run_sweep
 from simulator.sweep.expand import Sweep, SweepPoint
 
-LHS_POINTS = {True: 2, False: 6}
+LHS_POINTS = {True: 2, False: 4}
 """Latin-hypercube points over all the declared constants, quick and full."""
-REFINE_ROUNDS = {True: 0, False: 2}
+REFINE_ROUNDS = {True: 0, False: 1}
 """Bisection rounds per one-at-a-time flip, quick and full."""
 QUICK_OAT = 2
 """The quick mode moves only the first two declared constants one at a time (the files list
@@ -74,6 +74,8 @@ class Sensitivity:
     """Whether one-at-a-time flips were bisected (else a threshold is only bracketed)."""
     oat: list[Uncertain] = field(default_factory=list)
     """The constants moved one at a time."""
+    skipped: str = ""
+    """Why the pass did not run (empty when it ran)."""
 
     def seed_point(self) -> Point:
         return Point(f"committed constants, seed {self.seed}", (), "seed")
@@ -178,7 +180,9 @@ class Runner:
             if sub.empty or ("status" in sub and not (sub["status"] == "ok").any()):
                 continue
             out[point] = self.analysis(sub).conclusions
-            self.frames.append(sub.assign(**{"sensitivity point": point.label}))
+            label = pd.DataFrame({"sensitivity point": [point.label] * len(sub)},
+                                 index=sub.index)
+            self.frames.append(pd.concat([label, sub], axis=1))
         return out
 
     def write_runs(self) -> Path | None:
@@ -236,6 +240,16 @@ def sensitivity_pass(name: str, constants: Sequence[Uncertain], missing: Sequenc
     return result
 
 
+def not_run(keys: Sequence[str], costs: Any, nominal_df: pd.DataFrame,
+            nominal: Sequence[Conclusion], why: str) -> Sensitivity:
+    """A pass that did not run: the constants it would move, and why."""
+    constants, missing = uncertain(keys, costs)
+    seed = int(min(nominal_df["sim.seed"])) if "sim.seed" in nominal_df else 1
+    result = Sensitivity(constants, missing, seed, list(nominal), skipped=why)
+    result.verdicts = judge(result.nominal, {}, constants)
+    return result
+
+
 def run_sensitivity(name: str, keys: Sequence[str], costs: Any, nominal_df: pd.DataFrame,
                     nominal: Sequence[Conclusion], analysis: Callable[[pd.DataFrame], Finding],
                     make_sweep: Callable[[Sequence[str]], Sweep], folder: Path, *,
@@ -259,6 +273,8 @@ def verdict_text(v: Verdict, refined: bool = True) -> str:
     """``"holds over the plausible range (N runs)"``, where it flips, or that it is within
     seed noise (then one seed per point cannot say what the constants do). Without
     bisection (``refined`` false) a flip is only bracketed, and the text says so."""
+    if v.points == 0:
+        return "not checked: the sensitivity pass did not run"
     if seed_noise(v):
         return ("within seed noise: the first seed alone, at the committed constants, "
                 "already contradicts it, so one-seed sensitivity runs cannot judge it")
@@ -290,6 +306,8 @@ def _brief(v: Verdict) -> str:
 def robustness(s: Sensitivity, unresolved: set[str]) -> str:
     """How robust a question's answer is, in a sentence or two, for the summary."""
     answer = s.answer()
+    if s.skipped:
+        return f"Not checked: its sensitivity pass did not run ({s.skipped})."
     if not s.constants:
         return "No sensitivity pass: none of its declared constants is in this cost model."
     names = ", ".join(f"`{u.key}`" for u in s.constants)

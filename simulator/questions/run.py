@@ -17,7 +17,8 @@ from simulator.config.bundled import bundled_dir
 from simulator.plots.style import save
 from simulator.questions.analyses import Finding
 from simulator.questions.registry import ANALYSES, analyse
-from simulator.questions.robustness import Sensitivity, run_sensitivity
+from simulator.questions.robustness import Sensitivity, not_run, run_sensitivity
+from simulator.questions.stats import fmt
 from simulator.sweep import expand_sweep, make_executor, run_sweep
 from simulator.sweep.expand import Sweep
 
@@ -112,31 +113,43 @@ def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
 
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
-                  progress: bool = False) -> Path:
-    """Run every question and write ``out/findings.md``; returns its path."""
+                  progress: bool = False, sensitivity_budget_s: float | None = None) -> Path:
+    """Run every question, then every question's sensitivity pass, and write
+    ``out/findings.md``; returns its path. No sensitivity pass starts after
+    ``sensitivity_budget_s`` seconds (the passes not started are reported as not run)."""
     from simulator.questions.findings import write_findings
 
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
-    results: list[tuple[Question, pd.DataFrame, Finding, Sensitivity]] = []
+    answered: list[tuple[Question, pd.DataFrame, Finding]] = []
     total = reused = 0
     for q in select(load_questions(), only):
         df, resumed = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
                                    progress=progress)
-        finding = analyse(q.name, df)
+        answered.append((q, df, analyse(q.name, df)))
+        total += len(df)
+        reused += resumed
+    results: list[tuple[Question, pd.DataFrame, Finding, Sensitivity]] = []
+    for q, df, finding in answered:
         nominal = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
+        costs = nominal.points[0].scenario.costs
+        if sensitivity_budget_s is not None and time.perf_counter() - t0 > sensitivity_budget_s:
+            sens = not_run(q.sensitivity, costs, df, finding.conclusions,
+                           f"the invocation's time budget ({fmt(sensitivity_budget_s)} s, "
+                           "--sensitivity-budget) ran out before it started")
+            results.append((q, df, finding, sens))
+            continue
         seed = int(min(df["sim.seed"])) if "sim.seed" in df else 1
 
         def make(extra: Sequence[str], q: Question = q, seed: int = seed) -> Sweep:
             return sensitivity_sweep(q, seed, quick=quick, overrides=[*overrides, *extra])
 
-        sens = run_sensitivity(q.name, q.sensitivity, nominal.points[0].scenario.costs, df,
-                               finding.conclusions, ANALYSES[q.name], make,
-                               out / "sensitivity" / q.name, quick=quick, jobs=jobs,
-                               progress=progress)
+        sens = run_sensitivity(q.name, q.sensitivity, costs, df, finding.conclusions,
+                               ANALYSES[q.name], make, out / "sensitivity" / q.name,
+                               quick=quick, jobs=jobs, progress=progress)
         results.append((q, df, finding, sens))
-        total += len(df) + sens.runs
-        reused += resumed + sens.resumed
+        total += sens.runs
+        reused += sens.resumed
     wall = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,
