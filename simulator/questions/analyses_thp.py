@@ -89,7 +89,7 @@ def q7(df: pd.DataFrame) -> Finding:
         sentences.append(f"{memory}, the v3 bitmap code as posted (x86_tdp, v3) "
                          + "; it ".join(parts) + ".")
         if "young_precision" in intended and "young_precision" in posted:
-            posted_heads.append(f"{memory.lower()} "
+            posted_heads.append(f"{memory[0].lower()}{memory[1:]} "
                                 + _arrow(Effect(intended["young_precision"],
                                                 posted["young_precision"])))
     fig = _bars([_label(*c) for c in configs],
