@@ -110,7 +110,7 @@ def q1(df: pd.DataFrame) -> Finding:
             split_rows.append(row)
             if v != top:
                 continue
-            where = f"{backend} {v} vCPUs"
+            where = f"{backend} ({rel}) {v} vCPUs"
             ctx = {"release": rel, "backend": backend, "vCPUs": str(v)}
             lock = eff.say({**ctx, "step": "lock change"}, f"{where}, lock change",
                            "the aging pass", Effect(a, b), "ms")
@@ -122,9 +122,9 @@ def q1(df: pd.DataFrame) -> Finding:
                 f"{row['lock share of the gain (%)']}% of the gain between the means.")
             conclusions += binary(
                 f"{where}: lock share > 50%", share > 50, share,
-                f"On {backend} at {v} vCPUs, the lock change is most (>50%) of the aging-pass "
-                "gain", f"On {backend} at {v} vCPUs, the bitmap is at least half of the "
-                "aging-pass gain")
+                f"On {backend} ({rel}) at {v} vCPUs, the lock change is most (>50%) of the "
+                "aging-pass gain", f"On {backend} ({rel}) at {v} vCPUs, the bitmap is at least "
+                "half of the aging-pass gain")
             heads.append(f"{row['lock share of the gain (%)']}% on {backend}")
     split = pd.DataFrame(split_rows)
     groups = [f"{r['backend']} {r['vCPUs']}v" for r in split_rows]
@@ -181,7 +181,7 @@ def _compare(df: pd.DataFrame, switch: str, left: str, right: str, what: str, sh
             continue
         rel = eras[(b, right)][0]
         ctx = {"release": rel, "backend": b, "comparison": f"{right} vs {left}"}
-        where = f"{b}, {right} vs {left}"
+        where = f"{b} ({rel}), {right} vs {left}"
         parts = [eff.say(ctx, where, name, Effect(x[col], y[col]), unit)
                  for col, name, unit in (("young_walk_recall", "the walk's young recall", ""),
                                          ("refaults_per_kacc", "refaults per 1k accesses", ""),
@@ -255,7 +255,7 @@ def q4(df: pd.DataFrame) -> Finding:
             rel, backend, _ = eras[("false", tlb, hot)]
             ctx = {"release": rel, "backend": backend, "TLB entries": str(tlb),
                    "hot fraction": f"{hot:g}"}
-            where = f"{backend} {tlb}-entry TLB, hot {hot:g}, eliding the flush"
+            where = f"{backend} ({rel}) {tlb}-entry TLB, hot {hot:g}, eliding the flush"
             recall = eff.say(ctx, where, "the walk's young recall",
                              Effect(on["young_walk_recall"], off["young_walk_recall"]))
             time = eff.say(ctx, where, "the aging and vCPU time",
@@ -303,7 +303,7 @@ def q6(df: pd.DataFrame) -> Finding:
     if blind and fixed:
         rel, backend, _ = eras[("per_page",)]
         ctx = {"release": rel, "backend": backend, "comparison": "per_page vs blind"}
-        where = f"{backend}, per_page vs blind"
+        where = f"{backend} ({rel}), per_page vs blind"
         parts = [eff.say(ctx, where, name, Effect(blind[col], fixed[col]), unit)
                  for col, name, unit in (
                      ("young_walk_recall", "the walk's young recall", ""),

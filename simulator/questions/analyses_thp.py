@@ -65,7 +65,7 @@ def q7(df: pd.DataFrame) -> Finding:
             continue
         ctx = {"release": str(rel), "backend": str(backend), "bitmap variant": str(variant),
                "comparison": "THP vs no THP"}
-        where = f"{backend} {rel}, THP vs none"
+        where = f"{backend} ({rel}), THP vs none"
         parts = [eff.say(ctx, where, name, Effect(small[col], huge[col]), unit)
                  for col, name, unit in THP_SAYS if col in small and col in huge]
         sentences.append(f"On {_label(rel, backend, variant)}, THP backing "
@@ -82,7 +82,7 @@ def q7(df: pd.DataFrame) -> Finding:
             continue
         ctx = {"release": "v3", "backend": "x86_tdp", "bitmap variant": "posted_v3",
                "comparison": f"as posted vs intended, vm.thp = {thp}"}
-        where = f"x86_tdp v3 vm.thp={thp}, as posted vs intended"
+        where = f"x86_tdp (v3), vm.thp = {thp}, as posted vs intended"
         parts = [eff.say(ctx, where, name, Effect(intended[col], posted[col]), unit)
                  for col, name, unit in POSTED_SAYS if col in intended and col in posted]
         memory = "Without THP" if thp == "never" else "With THP"
