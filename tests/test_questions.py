@@ -13,7 +13,8 @@ from simulator.questions.estimate import CONFIDENCE, DETERMINISTIC_DIGITS
 from simulator.questions.run import load_questions
 from simulator.questions.stats import Spread, fmt
 
-NUMBER = re.compile(r"(?<![\w.\-])-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w\-])")
+NUMBER = re.compile(r"(?<![\w.\-])-?\d+(?:,\d{3})*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w\-])")
+"""A number as the text prints it: thousands grouped, never a trailing comma ("-98, -67%")."""
 
 
 @pytest.fixture(scope="module")

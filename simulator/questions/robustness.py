@@ -319,12 +319,16 @@ def robustness(s: Sensitivity, unresolved: set[str]) -> str:
         text += "; " + "; ".join(f"'{v.claim}' {_brief(v)}" for v in flips[:3])
         if len(flips) > 3:
             text += f"; and {len(flips) - 3} more"
-        text += " (thresholds in the question's sensitivity verdicts)"
+        if any(v.thresholds for v in flips):
+            text += " (thresholds in the question's sensitivity verdicts)"
     noisy = [v for v in answer if v.key in unresolved]
     text += "."
-    if noisy:
-        text += (f" {len(noisy)} of the conclusions rest on effects the seeds do not resolve; "
-                 "their verdicts are as noisy as the effects.")
+    if len(noisy) == 1:
+        text += (" One conclusion rests on an effect the seeds do not resolve; its verdict is "
+                 "as noisy as the effect.")
+    elif noisy:
+        text += (f" {len(noisy)} conclusions rest on effects the seeds do not resolve; their "
+                 "verdicts are as noisy as the effects.")
     return text
 
 
