@@ -132,7 +132,7 @@ def test_quick_mode_brackets_a_flip_without_claiming_a_threshold(tmp_path: Path)
     text = write(tmp_path, crafted(20.0), quick=True)
     flip = next(line for line in text.splitlines()
                 if line.startswith("- x86_shadow") and "raises the aging pass:" in line)
-    assert "flips when costs.x_ns falls below a value between 20.0 and 10.0" in flip
+    assert "flips when costs.x_ns falls below a value between 10.0 and 20.0" in flip
 
 
 def test_a_conclusion_the_first_seed_contradicts_is_within_seed_noise(tmp_path: Path) -> None:

@@ -285,7 +285,8 @@ def verdict_text(v: Verdict, refined: bool = True) -> str:
     parts = []
     for (key, way), (ok, bad) in sorted(v.thresholds.items()):
         word = "exceeds" if way == "up" else "falls below"
-        parts.append(f"flips when {key} {word} a value between {sig(ok, 3)} and {sig(bad, 3)}")
+        lo, hi = sorted((ok, bad))
+        parts.append(f"flips when {key} {word} a value between {sig(lo, 3)} and {sig(hi, 3)}")
     joint = sum(p.kind == "lhs" for p, _ in v.flips)
     if joint:
         parts.append(f"and at {joint} Latin-hypercube point(s)")
