@@ -27,6 +27,10 @@ def register(sub: Subparsers) -> None:
                    help="start no sensitivity pass after this many seconds (the questions' "
                         "own sweeps always run first and in full); a pass not started is "
                         "reported as not run. Default: no limit")
+    p.add_argument("--sensitivity-for", action="append", default=None, metavar="NAME",
+                   help="run the sensitivity pass only for this question (a name or a unique "
+                        "prefix); repeatable; the others are reported as not run. Default: "
+                        "every question")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=command)
 
@@ -36,7 +40,8 @@ def command(args: argparse.Namespace) -> int:
 
     path = run_questions(Path(args.out), quick=args.quick, jobs=args.jobs, only=args.only,
                          overrides=args.set, progress=not args.no_progress,
-                         sensitivity_budget_s=args.sensitivity_budget)
+                         sensitivity_budget_s=args.sensitivity_budget,
+                         sensitivity_for=args.sensitivity_for)
     print(f"findings: {path}")
     return 0
 

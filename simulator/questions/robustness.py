@@ -320,7 +320,7 @@ def robustness(s: Sensitivity, unresolved: set[str]) -> str:
         text += "; " + "; ".join(f"'{v.claim}' {_brief(v)}" for v in flips[:3])
         if len(flips) > 3:
             text += f"; and {len(flips) - 3} more"
-        if any(v.thresholds for v in flips):
+        if any(v.thresholds and not seed_noise(v) for v in flips):
             text += " (thresholds in the question's sensitivity verdicts)"
     noisy = [v for v in answer if v.key in unresolved]
     text += "."

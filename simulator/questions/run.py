@@ -113,10 +113,12 @@ def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
 
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
-                  progress: bool = False, sensitivity_budget_s: float | None = None) -> Path:
+                  progress: bool = False, sensitivity_budget_s: float | None = None,
+                  sensitivity_for: Sequence[str] | None = None) -> Path:
     """Run every question, then every question's sensitivity pass, and write
     ``out/findings.md``; returns its path. No sensitivity pass starts after
-    ``sensitivity_budget_s`` seconds (the passes not started are reported as not run)."""
+    ``sensitivity_budget_s`` seconds, and only the questions ``sensitivity_for`` names get
+    one (default all); the others are reported as not run."""
     from simulator.questions.findings import write_findings
 
     jobs = jobs or os.cpu_count() or 1
@@ -130,14 +132,21 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
         total += len(df)
         reused += resumed
     results: list[tuple[Question, pd.DataFrame, Finding, Sensitivity]] = []
+    wanted = ({q.name for q in select([q for q, _, _ in answered], sensitivity_for)}
+              if sensitivity_for is not None else {q.name for q, _, _ in answered})
     for q, df, finding in answered:
         nominal = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
         costs = nominal.points[0].scenario.costs
-        if sensitivity_budget_s is not None and time.perf_counter() - t0 > sensitivity_budget_s:
-            sens = not_run(q.sensitivity, costs, df, finding.conclusions,
-                           f"the invocation's time budget ({fmt(sensitivity_budget_s)} s, "
-                           "--sensitivity-budget) ran out before it started")
-            results.append((q, df, finding, sens))
+        why = ""
+        if q.name not in wanted:
+            why = "--sensitivity-for left it out"
+        elif (sensitivity_budget_s is not None
+              and time.perf_counter() - t0 > sensitivity_budget_s):
+            why = (f"the invocation's time budget of {fmt(sensitivity_budget_s)} s "
+                   "(--sensitivity-budget) ran out before it started")
+        if why:
+            results.append((q, df, finding, not_run(q.sensitivity, costs, df,
+                                                    finding.conclusions, why)))
             continue
         seed = int(min(df["sim.seed"])) if "sim.seed" in df else 1
 
