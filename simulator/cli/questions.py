@@ -31,6 +31,9 @@ def register(sub: Subparsers) -> None:
                    help="run the sensitivity pass only for this question (a name or a unique "
                         "prefix); repeatable; the others are reported as not run. Default: "
                         "every question")
+    p.add_argument("--bisect-rounds", type=int, default=None, metavar="N",
+                   help="bisection rounds per one-at-a-time flip of a conclusion (default: 0 "
+                        "with --quick, where a flip is only bracketed, else 1)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=command)
 
@@ -41,7 +44,7 @@ def command(args: argparse.Namespace) -> int:
     path = run_questions(Path(args.out), quick=args.quick, jobs=args.jobs, only=args.only,
                          overrides=args.set, progress=not args.no_progress,
                          sensitivity_budget_s=args.sensitivity_budget,
-                         sensitivity_for=args.sensitivity_for)
+                         sensitivity_for=args.sensitivity_for, bisect_rounds=args.bisect_rounds)
     print(f"findings: {path}")
     return 0
 

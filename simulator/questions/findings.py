@@ -16,7 +16,6 @@ from simulator.questions.analyses import Finding
 from simulator.questions.estimate import CONFIDENCE, DETERMINISTIC_DIGITS
 from simulator.questions.robustness import (
     LHS_POINTS,
-    REFINE_ROUNDS,
     Sensitivity,
     robustness,
     verdict_text,
@@ -71,7 +70,7 @@ def sensitivity_section(folder: Path, out: Path, finding: Finding, sens: Sensiti
               f"ranges with seed {sens.seed}, {sens.runs} runs ({sens.failed} failed), each "
               "conclusion judged against the answer over all seeds: "
               f"{oat} to the low and the high end alone, {LHS_POINTS[quick]} Latin-hypercube "
-              f"points over all of them, and {REFINE_ROUNDS[quick]} bisection round(s) per "
+              f"points over all of them, and {sens.rounds} bisection round(s) per "
               f"one-at-a-time flip. {robust} of {len(verdicts)} conclusions hold over the "
               "plausible range.", ""]
     for v in verdicts:

@@ -70,8 +70,12 @@ class Sensitivity:
     failed: int = 0
     resumed: int = 0
     """Runs found complete from an earlier invocation (not run again)."""
-    refined: bool = False
-    """Whether one-at-a-time flips were bisected (else a threshold is only bracketed)."""
+    rounds: int = 0
+    """Bisection rounds per one-at-a-time flip (0: a threshold is only bracketed)."""
+
+    @property
+    def refined(self) -> bool:
+        return self.rounds > 0
     oat: list[Uncertain] = field(default_factory=list)
     """The constants moved one at a time."""
     skipped: str = ""
@@ -202,7 +206,7 @@ Evaluate = Callable[[Sequence[Point]], Mapping[Point, Sequence[Conclusion]]]
 def sensitivity_pass(name: str, constants: Sequence[Uncertain], missing: Sequence[str],
                      nominal_df: pd.DataFrame, nominal: Sequence[Conclusion],
                      analysis: Callable[[pd.DataFrame], Finding], evaluate: Evaluate, *,
-                     quick: bool) -> Sensitivity:
+                     quick: bool, rounds: int | None = None) -> Sensitivity:
     """Judge ``nominal`` (the question's conclusions over all its seeds) at every point:
     one at a time, the Latin-hypercube sample, then bisection of each one-at-a-time flip.
     ``evaluate`` runs a batch of points and returns each point's conclusions.
@@ -225,7 +229,7 @@ def sensitivity_pass(name: str, constants: Sequence[Uncertain], missing: Sequenc
 
     result.values[seed_point.label] = {c.key: c for c in results[seed_point]}
     result.oat = list(constants[:QUICK_OAT] if quick else constants)
-    result.refined = REFINE_ROUNDS[quick] > 0
+    result.rounds = REFINE_ROUNDS[quick] if rounds is None else rounds
     if constants:
         points = one_at_a_time(result.oat) + latin_hypercube(constants, LHS_POINTS[quick],
                                                              lhs_seed(name))
@@ -233,7 +237,7 @@ def sensitivity_pass(name: str, constants: Sequence[Uncertain], missing: Sequenc
         result.points += points
     result.verdicts = judge(result.nominal, results, constants)
     if constants:
-        refine(result.verdicts, recorded, REFINE_ROUNDS[quick])
+        refine(result.verdicts, recorded, result.rounds)
     result.runs = int(getattr(evaluate, "runs", 0))
     result.failed = int(getattr(evaluate, "failed", 0))
     result.resumed = int(getattr(evaluate, "resumed", 0))
@@ -253,13 +257,14 @@ def not_run(keys: Sequence[str], costs: Any, nominal_df: pd.DataFrame,
 def run_sensitivity(name: str, keys: Sequence[str], costs: Any, nominal_df: pd.DataFrame,
                     nominal: Sequence[Conclusion], analysis: Callable[[pd.DataFrame], Finding],
                     make_sweep: Callable[[Sequence[str]], Sweep], folder: Path, *,
-                    quick: bool, jobs: int, progress: bool) -> Sensitivity:
+                    quick: bool, jobs: int, progress: bool, rounds: int | None = None
+                    ) -> Sensitivity:
     """The sensitivity pass of one question over the constants ``keys`` names, run as sweeps
     (``make_sweep(overrides)`` gives its one-seed sweep with the overrides applied)."""
     constants, missing = uncertain(keys, costs)
     runner = Runner(make_sweep, folder, jobs, analysis, progress)
     result = sensitivity_pass(name, constants, missing, nominal_df, nominal, analysis, runner,
-                              quick=quick)
+                              quick=quick, rounds=rounds)
     runner.write_runs()
     return result
 

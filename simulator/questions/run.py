@@ -114,11 +114,13 @@ def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
                   progress: bool = False, sensitivity_budget_s: float | None = None,
-                  sensitivity_for: Sequence[str] | None = None) -> Path:
+                  sensitivity_for: Sequence[str] | None = None,
+                  bisect_rounds: int | None = None) -> Path:
     """Run every question, then every question's sensitivity pass, and write
     ``out/findings.md``; returns its path. No sensitivity pass starts after
     ``sensitivity_budget_s`` seconds, and only the questions ``sensitivity_for`` names get
-    one (default all); the others are reported as not run."""
+    one (default all); the others are reported as not run. ``bisect_rounds`` overrides the
+    mode's bisection rounds per one-at-a-time flip."""
     from simulator.questions.findings import write_findings
 
     jobs = jobs or os.cpu_count() or 1
@@ -155,7 +157,8 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
 
         sens = run_sensitivity(q.name, q.sensitivity, costs, df, finding.conclusions,
                                ANALYSES[q.name], make, out / "sensitivity" / q.name,
-                               quick=quick, jobs=jobs, progress=progress)
+                               quick=quick, jobs=jobs, progress=progress,
+                               rounds=bisect_rounds)
         results.append((q, df, finding, sens))
         total += sens.runs
         reused += sens.resumed
