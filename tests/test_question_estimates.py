@@ -159,7 +159,7 @@ def test_verdicts_locate_a_flip_inside_the_range() -> None:
     points = one_at_a_time([X, Y]) + latin_hypercube([X, Y], 10, seed=1)
     verdicts = {v.key: v for v in judge(_claim(X.value, Y.value), _evaluate(points), [X, Y])}
     assert verdicts["always"].robust
-    assert verdicts["always"].sentence() == "holds over the plausible range (14 sensitivity runs)"
+    assert verdicts["always"].sentence() == "holds over the plausible range (14 sensitivity points)"
     cheaper = verdicts["cheaper"]
     assert not cheaper.robust and cheaper.thresholds == {("costs.x_ns", "up"): (20.0, 60.0)}
     refine(list(verdicts.values()), _evaluate, rounds=6)

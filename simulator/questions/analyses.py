@@ -1,14 +1,18 @@
-"""One analysis per review question: the table behind it, a figure, and generated sentences.
+"""One analysis per review question: the tables behind it, a figure, generated sentences, and
+the conclusions the sensitivity pass re-checks.
 
 Each function takes the question's ``sweep.csv`` as a DataFrame and returns a
 :class:`Finding`. Every number a sentence quotes is a cell of one of the finding's tables
-(formatted by :func:`simulator.questions.stats.fmt`), never typed by hand; derived numbers
-(differences, shares) get a table of their own.
+(the runs table, the effects table of :class:`simulator.questions.claims.Effects`, or a
+derived table), never typed by hand. Changes are stated by :func:`simulator.questions.prose.
+change`: digits chosen by the 95 % interval over the seeds, "unchanged at X" rather than "from
+X to X", and a deterministic configuration said to be deterministic. Every row names its kernel
+release and backend, and the keys it sets against its release (a what-if).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +20,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from simulator.plots.style import backend_colour, new_figure, styled
-from simulator.questions.stats import Spread, fmt, table
+from simulator.questions.claims import Effects, binary, runs_table
+from simulator.questions.estimate import Effect, Estimate, sig
+from simulator.questions.prose import printed
+from simulator.questions.sensitivity import Conclusion
 
 MS = 1e6
 
@@ -29,16 +36,17 @@ class Finding:
     tables: dict[str, pd.DataFrame]
     figure: Figure
     notes: list[str] = field(default_factory=list)
-
-
-def _real(a: Spread | None, b: Spread | None) -> str:
-    if a is None or b is None:
-        return "n/a"
-    return "yes" if a.differs_from(b) else "no (within seed noise)"
+    conclusions: list[Conclusion] = field(default_factory=list)
+    """Checkable claims, re-evaluated by the sensitivity pass (those that hold here are the
+    answer's; the others are their alternatives)."""
+    unresolved: set[str] = field(default_factory=set)
+    """Keys of conclusions whose effect the seeds do not resolve."""
+    headline: str = ""
+    """The answer in one sentence, for the summary."""
 
 
 @styled
-def _bars(groups: Sequence[str], series: Mapping[str, Sequence[Spread | None]], ylabel: str,
+def _bars(groups: Sequence[str], series: Mapping[str, Sequence[Estimate | None]], ylabel: str,
           title: str, colours: Sequence[str] | None = None) -> Figure:
     """Grouped bars with seed-spread error bars (± one standard deviation)."""
     fig = new_figure((9, 4.8))
@@ -57,70 +65,89 @@ def _bars(groups: Sequence[str], series: Mapping[str, Sequence[Spread | None]], 
     return fig
 
 
-def _pct(a: float, b: float) -> float:
-    return 100.0 * (a - b) / a if a else float("nan")
+def _arrow(effect: Effect, integer: bool = False) -> str:
+    """``"12.10 -> 4.910"`` or ``"1.000 (unchanged)"`` for a headline."""
+    a, b, _ = printed(effect, integer)
+    return f"{a} (unchanged)" if a == b else f"{a} -> {b}"
+
+
+def _str(x: object) -> str:
+    return str(x).lower() if isinstance(x, bool | np.bool_) else str(x)
 
 
 # --- Q1 -----------------------------------------------------------------------------------
 def q1(df: pd.DataFrame) -> Finding:
-    """Split the aging-pass and vCPU lock-wait gains into lockless and bitmap parts."""
+    """Split the aging-pass gain into its lockless and bitmap parts."""
     by = ["vm.backend", "vm.aging_lock", "mglru.notifier", "vm.vcpus"]
     metrics = {"aging_pass_mean_ns": ("aging pass (ms)", MS),
                "vcpu_lock_wait_ns": ("vCPU lock wait (ms)", MS),
                "notifier_calls": ("notifier calls", 1.0)}
-    tab, sp = table(df, by, metrics)
+    tab, est, eras = runs_table(df, by, metrics)
     steps = {"x86_tdp": (("write", "per_page"), ("none", "per_page"), ("none", "bitmap")),
              "arm64": (("write", "per_page"), ("read", "per_page"), ("read", "bitmap"))}
-    split_rows = []
-    sentences = []
+    lock_name = {"x86_tdp": "lockless (RCU) aging", "arm64": "the read lock"}
     vcpus = sorted({int(v) for v in df["vm.vcpus"]})
-    for backend, (base, unlocked, both) in steps.items():
+    top = vcpus[-1] if vcpus else 0
+    eff = Effects()
+    split_rows, sentences, heads = [], [], []
+    conclusions: list[Conclusion] = []
+    for backend, configs in steps.items():
         for v in vcpus:
-            get = [sp.get((backend, lk, ntf, v)) for lk, ntf in (base, unlocked, both)]
-            a, b, c = (g.get("aging_pass_mean_ns") if g else None for g in get)
+            keys = [(backend, lk, ntf, v) for lk, ntf in configs]
+            got = [est.get(k, {}).get("aging_pass_mean_ns") for k in keys]
+            a, b, c = got
             if a is None or b is None or c is None:
                 continue
-            total = a.mean - c.mean
+            rel = eras[keys[1]][0]
             lock_part, bitmap_part = a.mean - b.mean, b.mean - c.mean
+            total = lock_part + bitmap_part
             share = 100.0 * lock_part / total if total else float("nan")
-            split_rows.append({
-                "backend": backend, "vCPUs": str(v), "before (ms)": fmt(a.mean),
-                "after lock change (ms)": fmt(b.mean), "after bitmap (ms)": fmt(c.mean),
-                "lock part (ms)": fmt(lock_part), "bitmap part (ms)": fmt(bitmap_part),
-                "lock share (%)": fmt(share), "lock change real?": _real(a, b),
-                "bitmap change real?": _real(b, c)})
-        rows = [r for r in split_rows if r["backend"] == backend]
-        if rows:
-            r = rows[-1]
-            lock_name = "lockless (RCU) aging" if backend == "x86_tdp" else "the read lock"
+            row = {"release": rel, "backend": backend, "vCPUs": str(v),
+                   "before (ms)": printed(Effect(a, b))[0],
+                   "after lock change (ms)": printed(Effect(a, b))[1],
+                   "after bitmap (ms)": printed(Effect(b, c))[1],
+                   "lock share of the gain (%)": sig(share, 3)}
+            split_rows.append(row)
+            if v != top:
+                continue
+            where = f"{backend} ({rel}) {v} vCPUs"
+            ctx = {"release": rel, "backend": backend, "vCPUs": str(v)}
+            lock = eff.say({**ctx, "step": "lock change"}, f"{where}, lock change",
+                           "the aging pass", Effect(a, b), "ms")
+            bitmap = eff.say({**ctx, "step": "bitmap"}, f"{where}, bitmap",
+                             "the aging pass", Effect(b, c), "ms")
             sentences.append(
-                f"On {backend} at {r['vCPUs']} vCPUs, {lock_name} takes the aging pass from "
-                f"{r['before (ms)']} ms to {r['after lock change (ms)']} ms and the 64-page "
-                f"bitmap then to {r['after bitmap (ms)']} ms: the lock accounts for "
-                f"{r['lock share (%)']}% of the gain (lock change beyond seed noise: "
-                f"{r['lock change real?']}; bitmap change: {r['bitmap change real?']}).")
+                f"On {backend} under kernel {rel} at {v} vCPUs, {lock_name[backend]} {lock}; "
+                f"the 64-page bitmap then {bitmap}. The lock change is "
+                f"{row['lock share of the gain (%)']}% of the gain between the means.")
+            conclusions += binary(
+                f"{where}: lock share > 50%", share > 50, share,
+                f"On {backend} ({rel}) at {v} vCPUs, the lock change is most (>50%) of the "
+                "aging-pass gain", f"On {backend} ({rel}) at {v} vCPUs, the bitmap is at least "
+                "half of the aging-pass gain")
+            heads.append(f"{row['lock share of the gain (%)']}% on {backend}")
     split = pd.DataFrame(split_rows)
     groups = [f"{r['backend']} {r['vCPUs']}v" for r in split_rows]
-    series = {
-        "before": [_sp(sp, r, steps, 0) for r in split_rows],
-        "lock changed": [_sp(sp, r, steps, 1) for r in split_rows],
-        "lock + bitmap": [_sp(sp, r, steps, 2) for r in split_rows],
-    }
-    fig = _bars(groups, series, "aging pass (ms)",
+
+    def bar(i: int) -> list[Estimate | None]:
+        return [est.get((r["backend"], *steps[r["backend"]][i], int(r["vCPUs"])), {})
+                .get("aging_pass_mean_ns") for r in split_rows]
+
+    fig = _bars(groups, {"before": bar(0), "lock changed": bar(1), "lock + bitmap": bar(2)},
+                "aging pass (ms)",
                 "Q1: aging pass, before / after the lock change / after the bitmap")
-    caveat = ("Caveat: the bitmap's share rests on how the per-page aging cost splits between "
-              "the notifier dispatch, which batching saves, and the SPTE walk, which it does "
-              "not. The x86 calibration fixes only their sum (docs/calibration.md); the split "
-              "keeps the ratio of the first estimates, so read the bitmap part as a model "
-              "estimate, not a measurement.")
-    return Finding(sentences, {"runs": tab, "gain split": split}, fig, notes=[caveat, ""])
-
-
-def _sp(sp: dict[tuple[object, ...], dict[str, Spread]], r: dict[str, str],
-        steps: Mapping[str, Sequence[tuple[str, str]]], i: int) -> Spread | None:
-    lk, ntf = steps[r["backend"]][i]
-    per = sp.get((r["backend"], lk, ntf, int(r["vCPUs"])))
-    return per.get("aging_pass_mean_ns") if per else None
+    notes = ["Every run is kernel 6.15 (x86_tdp lockless, arm64 write-locked); the older "
+             "locks (x86 write lock, as in 6.14) and the v3 bitmap notifier are set against it "
+             "(column 'set against the release'), so each step changes one thing. The "
+             "bitmap's share rests on how the per-page aging cost splits between the notifier "
+             "dispatch, which batching saves, and the SPTE walk, which it does not; the x86 "
+             "calibration fixes only their sum (docs/calibration.md), so the sensitivity pass "
+             "below moves each part over its plausible range.", ""]
+    headline = (f"At {top} vCPUs the lock change is " + " and ".join(heads)
+                + " of the aging-pass gain; the 64-page bitmap is the rest.") if heads else ""
+    return Finding(sentences, {"runs": tab, "effects": eff.table(), "gain split": split}, fig,
+                   notes=notes, conclusions=conclusions + eff.conclusions,
+                   unresolved=eff.unresolved, headline=headline)
 
 
 # --- Q2, Q3, Q5: design comparisons -------------------------------------------------------
@@ -139,116 +166,119 @@ def with_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _compare(df: pd.DataFrame, by: list[str], pairs: Callable[[str], tuple[object, object]],
-             describe: Callable[[str, dict[str, Spread], dict[str, Spread]], str],
-             title: str, label: Callable[[object], str]) -> Finding:
-    tab, sp = table(with_rates(df), by, ACCURACY)
-    sentences, rows = [], []
-    backends = list(dict.fromkeys(str(b) for b in df[by[0]]))
-    for b in backends:
-        left, right = pairs(b)
-        x, y = sp.get((b, left)), sp.get((b, right))
+def _compare(df: pd.DataFrame, switch: str, left: str, right: str, what: str, short: str,
+             title: str) -> Finding:
+    """``right`` against ``left`` of ``switch`` on every backend: recall, refaults, pass
+    (``what`` names the change in the first sentence, ``short`` in the others)."""
+    by = ["vm.backend", switch]
+    tab, est, eras = runs_table(with_rates(df), by, ACCURACY)
+    eff = Effects()
+    sentences: list[str] = []
+    heads: list[str] = []
+    for b in dict.fromkeys(str(x) for x in df["vm.backend"]):
+        x, y = est.get((b, left)), est.get((b, right))
         if not x or not y:
             continue
-        sentences.append(describe(b, x, y))
-        rows.append({"backend": b, "recall change": fmt(
-            y["young_walk_recall"].mean - x["young_walk_recall"].mean),
-            "recall change real?": _real(x.get("young_walk_recall"), y.get("young_walk_recall")),
-            "refault-rate change": fmt(y["refaults_per_kacc"].mean
-                                       - x["refaults_per_kacc"].mean),
-            "refault-rate change real?": _real(x.get("refaults_per_kacc"),
-                                               y.get("refaults_per_kacc"))})
-    keys = list(sp)
-    fig = _bars([" ".join(label(k) for k in key) for key in keys],
-                {"walk young recall": [sp[k].get("young_walk_recall") for k in keys]},
+        rel = eras[(b, right)][0]
+        ctx = {"release": rel, "backend": b, "comparison": f"{right} vs {left}"}
+        where = f"{b} ({rel}), {right} vs {left}"
+        parts = [eff.say(ctx, where, name, Effect(x[col], y[col]), unit)
+                 for col, name, unit in (("young_walk_recall", "the walk's young recall", ""),
+                                         ("refaults_per_kacc", "refaults per 1k accesses", ""),
+                                         ("aging_pass_mean_ns", "the aging pass", "ms"))
+                 if col in x and col in y]
+        if not parts:
+            continue
+        sentences.append(f"On {b} under kernel {rel}, {short if sentences else what} "
+                         + "; it ".join(parts) + ".")
+        if "young_walk_recall" in x and "young_walk_recall" in y:
+            heads.append(f"{b} {_arrow(Effect(x['young_walk_recall'], y['young_walk_recall']))}")
+    keys = list(est)
+    fig = _bars([" ".join(str(k) for k in key) for key in keys],
+                {"walk young recall": [est[k].get("young_walk_recall") for k in keys]},
                 "young recall of the aging walk", title)
-    return Finding(sentences, {"runs": tab, "changes": pd.DataFrame(rows)}, fig)
+    headline = (f"{what[0].upper()}{what[1:]} moves the walk's young recall: "
+                + ", ".join(heads) + ".") if heads else ""
+    return Finding(sentences, {"runs": tab, "effects": eff.table()}, fig,
+                   conclusions=eff.conclusions, unresolved=eff.unresolved, headline=headline)
 
 
 def q2(df: pd.DataFrame) -> Finding:
     """Fallback blind vs per_page on backends that return UNRELIABLE."""
-    def say(b: str, x: dict[str, Spread], y: dict[str, Spread]) -> str:
-        return (f"On {b}, falling back to per-page calls after UNRELIABLE raises the walk's "
-                f"young recall from {fmt(x['young_walk_recall'].mean)} to "
-                f"{fmt(y['young_walk_recall'].mean)} and moves refaults from "
-                f"{fmt(x['refaults_per_kacc'].mean)} to {fmt(y['refaults_per_kacc'].mean)} per "
-                f"1k accesses, for an aging pass "
-                f"of {fmt(y['aging_pass_mean_ns'].mean)} ms instead of "
-                f"{fmt(x['aging_pass_mean_ns'].mean)} ms.")
-    return _compare(df, ["vm.backend", "mglru.unreliable_fallback"],
-                    lambda b: ("blind", "per_page"), say,
-                    "Q2: UNRELIABLE fallback: blind vs per_page", str)
+    return _compare(df, "mglru.unreliable_fallback", "blind", "per_page",
+                    "falling back to per-page calls after UNRELIABLE (instead of treating the "
+                    "secondary MMU as not young)", "the per-page fallback",
+                    "Q2: UNRELIABLE fallback: blind vs per_page")
 
 
 def q3(df: pd.DataFrame) -> Finding:
     """Shadow MMU under the bitmap design (v3, UNRELIABLE ignored) vs per_page."""
-    def say(b: str, x: dict[str, Spread], y: dict[str, Spread]) -> str:
-        return (f"On {b}, the aging walk's young recall is {fmt(x['young_walk_recall'].mean)} "
-                f"under the v3 bitmap design and {fmt(y['young_walk_recall'].mean)} with "
-                f"per-page calls; refaults per 1k accesses {fmt(x['refaults_per_kacc'].mean)} vs "
-                f"{fmt(y['refaults_per_kacc'].mean)}.")
-    return _compare(df, ["vm.backend", "mglru.notifier"], lambda b: ("bitmap", "per_page"), say,
-                    "Q3: nested (shadow MMU) vs TDP under bitmap and per_page", str)
+    f = _compare(df, "mglru.notifier", "bitmap", "per_page",
+                 "replacing the v3 bitmap (UNRELIABLE ignored, as v3 did) by per-page calls",
+                 "the switch to per-page calls",
+                 "Q3: nested (shadow MMU) vs TDP under bitmap and per_page")
+    f.notes = ["The v3 bitmap notifier is set against kernel 6.15 (a what-if: v3 was posted "
+               "against 6.9, before the 6.15 lockless shadow aging); column 'set against the "
+               "release' of the runs table lists it.", ""]
+    return f
 
 
 def q5(df: pd.DataFrame) -> Finding:
-    """fast_only vs per_page vs bitmap for every backend."""
-    def say(b: str, x: dict[str, Spread], y: dict[str, Spread]) -> str:
-        return (f"On {b}, fast_only gives a walk young recall of "
-                f"{fmt(x['young_walk_recall'].mean)} against {fmt(y['young_walk_recall'].mean)}"
-                f" with per_page, with aging passes of {fmt(x['aging_pass_mean_ns'].mean)} ms "
-                f"and {fmt(y['aging_pass_mean_ns'].mean)} ms and refaults per 1k accesses "
-                f"{fmt(x['refaults_per_kacc'].mean)} vs {fmt(y['refaults_per_kacc'].mean)}.")
-    return _compare(df, ["vm.backend", "mglru.notifier"], lambda b: ("fast_only", "per_page"),
-                    say, "Q5: fast_only vs per_page vs bitmap, by backend", str)
+    """fast_only vs per_page for every backend (bitmap in the runs table)."""
+    return _compare(df, "mglru.notifier", "fast_only", "per_page",
+                    "replacing v7's fast_only by per-page calls", "the switch to per-page calls",
+                    "Q5: fast_only vs per_page vs bitmap, by backend")
 
 
 # --- Q4 -----------------------------------------------------------------------------------
 def q4(df: pd.DataFrame) -> Finding:
     """TLB flush on aging: recall gained vs time paid, by TLB size and hot-set size."""
+    df = df.copy()
+    df["vm.tlb_flush_on_age"] = df["vm.tlb_flush_on_age"].map(_str)
+    df["aging_and_vcpu_ns"] = (pd.to_numeric(df["aging_cpu_ns"], errors="coerce")
+                               + pd.to_numeric(df["vcpu_running_ns"], errors="coerce"))
     by = ["vm.tlb_flush_on_age", "vm.tlb_entries", "workload.hot_fraction"]
     metrics = {"young_walk_recall": ("walk young recall", 1.0),
-               "aging_cpu_ns": ("aging CPU (ms)", MS),
-               "vcpu_running_ns": ("vCPU running (ms)", MS),
+               "aging_and_vcpu_ns": ("aging + vCPU time (ms)", MS),
                "tlb_flushes": ("TLB flushes", 1.0),
                "tlb_misses": ("TLB misses", 1.0)}
-    tab, sp = table(df, by, metrics)
-    rows, sentences = [], []
-    for tlb in sorted({int(t) for t in df["vm.tlb_entries"]}):
-        for hot in sorted({float(h) for h in df["workload.hot_fraction"]}):
-            off = sp.get((False, tlb, hot)) or sp.get(("False", tlb, hot))
-            on = sp.get((True, tlb, hot)) or sp.get(("True", tlb, hot))
-            if not off or not on:
+    tab, est, eras = runs_table(df, by, metrics)
+    eff = Effects()
+    sentences, heads = [], []
+    tlbs = sorted({int(t) for t in df["vm.tlb_entries"]})
+    hots = sorted({float(h) for h in df["workload.hot_fraction"]})
+    for tlb in tlbs:
+        for hot in hots:
+            on, off = est.get(("true", tlb, hot)), est.get(("false", tlb, hot))
+            if not on or not off:
                 continue
-            lost = on["young_walk_recall"].mean - off["young_walk_recall"].mean
-            saved = (on["aging_cpu_ns"].mean + on["vcpu_running_ns"].mean
-                     - off["aging_cpu_ns"].mean - off["vcpu_running_ns"].mean)
-            rows.append({"TLB entries": str(tlb), "hot fraction": fmt(hot),
-                         "recall with flush": fmt(on["young_walk_recall"].mean),
-                         "recall without flush": fmt(off["young_walk_recall"].mean),
-                         "recall lost by eliding": fmt(lost),
-                         "time saved by eliding (ms)": fmt(saved),
-                         "recall change real?": _real(on["young_walk_recall"],
-                                                      off["young_walk_recall"])})
-    for r in rows:
-        sentences.append(
-            f"With {r['TLB entries']}-entry TLBs and a hot set of {r['hot fraction']} of "
-            f"memory, eliding the flush lowers the walk's young recall from "
-            f"{r['recall with flush']} to {r['recall without flush']} "
-            f"(beyond seed noise: {r['recall change real?']}) and saves "
-            f"{r['time saved by eliding (ms)']} ms of aging and vCPU time.")
-    keys = [(t, h) for t in sorted({int(t) for t in df["vm.tlb_entries"]})
-            for h in sorted({float(h) for h in df["workload.hot_fraction"]})]
-
-    def get(flush: bool, k: tuple[int, float]) -> Spread | None:
-        per = sp.get((flush, *k)) or sp.get((str(flush), *k))
-        return per.get("young_walk_recall") if per else None
-
-    fig = _bars([f"{t} TLB, hot {fmt(h)}" for t, h in keys],
-                {"flush on age": [get(True, k) for k in keys],
-                 "no flush (6.13+)": [get(False, k) for k in keys]},
+            rel, backend, _ = eras[("false", tlb, hot)]
+            ctx = {"release": rel, "backend": backend, "TLB entries": str(tlb),
+                   "hot fraction": f"{hot:g}"}
+            where = f"{backend} ({rel}) {tlb}-entry TLB, hot {hot:g}, eliding the flush"
+            recall = eff.say(ctx, where, "the walk's young recall",
+                             Effect(on["young_walk_recall"], off["young_walk_recall"]))
+            time = eff.say(ctx, where, "the aging and vCPU time",
+                           Effect(on["aging_and_vcpu_ns"], off["aging_and_vcpu_ns"]), "ms")
+            sentences.append(
+                f"On {backend} under kernel {rel} with {tlb}-entry TLBs and a hot set of "
+                f"{hot:g} of memory, eliding the flush {recall}; it {time}.")
+            heads.append(f"{tlb}-entry TLBs, hot {hot:g}: recall "
+                         f"{_arrow(Effect(on['young_walk_recall'], off['young_walk_recall']))}")
+    keys = [(t, h) for t in tlbs for h in hots]
+    fig = _bars([f"{t} TLB, hot {h:g}" for t, h in keys],
+                {"flush on age": [est.get(("true", *k), {}).get("young_walk_recall")
+                                  for k in keys],
+                 "no flush (6.13+)": [est.get(("false", *k), {}).get("young_walk_recall")
+                                      for k in keys]},
                 "young recall of the aging walk", "Q4: eliding the TLB flush when aging")
-    return Finding(sentences, {"runs": tab, "flush trade-off": pd.DataFrame(rows)}, fig)
+    notes = ["Kernel 6.15 elides the flush on x86 (since 6.13); the flushing rows set "
+             "vm.tlb_flush_on_age = true against it (the 6.12 behaviour, a what-if on 6.15).",
+             ""]
+    headline = ("Eliding the flush when aging (6.13+) changes the walk's young recall: "
+                + "; ".join(heads) + ".") if heads else ""
+    return Finding(sentences, {"runs": tab, "effects": eff.table()}, fig, notes=notes,
+                   conclusions=eff.conclusions, unresolved=eff.unresolved, headline=headline)
 
 
 # --- Q6 -----------------------------------------------------------------------------------
@@ -264,31 +294,41 @@ def q6(df: pd.DataFrame) -> Finding:
                "vm_refaults_per_kacc": ("VM refaults per 1k accesses", 1.0),
                "task_refaults_per_kacc": ("host task refaults per 1k accesses", 1.0),
                "fault_latency_p50_ns": ("vCPU fault latency p50 (us)", 1e3),
-               "fault_latency_p99_ns": ("vCPU fault latency p99 (us)", 1e3),
-               "fault_latency_max_ns": ("vCPU fault latency max (us)", 1e3)}
+               "fault_latency_p99_ns": ("vCPU fault latency p99 (us)", 1e3)}
     present = {k: v for k, v in metrics.items() if k in df}
-    tab, sp = table(df, by, present)
-    blind, fixed = sp.get(("blind",), {}), sp.get(("per_page",), {})
-    sentences = []
+    tab, est, eras = runs_table(df, by, present)
+    blind, fixed = est.get(("blind",), {}), est.get(("per_page",), {})
+    eff = Effects()
+    sentences, headline = [], ""
     if blind and fixed:
-        def m(per: dict[str, Spread], k: str) -> str:
-            return fmt(per[k].mean) if k in per else "-"
-        sentences.append(
-            f"Blind aging (before the fix) sees {m(blind, 'young_walk_recall')} of the "
-            f"young pages during the walk against {m(fixed, 'young_walk_recall')} with "
-            f"per-page calls; the VM refaults {m(blind, 'vm_refaults_per_kacc')} vs "
-            f"{m(fixed, 'vm_refaults_per_kacc')} times per 1k accesses and the host task "
-            f"{m(blind, 'task_refaults_per_kacc')} vs {m(fixed, 'task_refaults_per_kacc')}.")
-        if "fault_latency_p99_ns" in blind and "fault_latency_p99_ns" in fixed:
-            real = _real(blind.get("fault_latency_p99_ns"), fixed.get("fault_latency_p99_ns"))
-            sentences.append(
-                f"The vCPUs' fault latency p99 is {m(blind, 'fault_latency_p99_ns')} us blind "
-                f"and {m(fixed, 'fault_latency_p99_ns')} us with per-page calls (p50 "
-                f"{m(blind, 'fault_latency_p50_ns')} vs {m(fixed, 'fault_latency_p50_ns')} us;"
-                f" beyond seed noise: {real}).")
+        rel, backend, _ = eras[("per_page",)]
+        ctx = {"release": rel, "backend": backend, "comparison": "per_page vs blind"}
+        where = f"{backend} ({rel}), per_page vs blind"
+        parts = [eff.say(ctx, where, name, Effect(blind[col], fixed[col]), unit)
+                 for col, name, unit in (
+                     ("young_walk_recall", "the walk's young recall", ""),
+                     ("vm_refaults_per_kacc", "the VM's refaults per 1k accesses", ""),
+                     ("task_refaults_per_kacc", "the host task's refaults per 1k accesses", ""),
+                     ("fault_latency_p99_ns", "the vCPUs' fault latency p99", "us"))
+                 if col in blind and col in fixed]
+        sentences.append(f"With a host task and a VM in one memcg on {backend} under kernel "
+                         f"{rel}, replacing blind aging by per-page calls (the fix) "
+                         + "; it ".join(parts) + ".")
+        if "task_refaults_per_kacc" in blind and "task_refaults_per_kacc" in fixed:
+            e = Effect(blind["task_refaults_per_kacc"], fixed["task_refaults_per_kacc"])
+            headline = (f"Blind aging (before 6.11.7) makes the host task refault "
+                        f"{_arrow(Effect(e.after, e.before))} times per 1k accesses against "
+                        "per-page calls.")
     cols = [k for k in ("vm_refaults_per_kacc", "task_refaults_per_kacc") if k in present]
     fig = _bars(cols, {"blind": [blind.get(k) for k in cols],
                        "per_page": [fixed.get(k) for k in cols]},
                 "refaults per 1k accesses", "Q6: ChromeOS regression: blind vs per_page",
                 colours=[backend_colour("x86_shadow"), backend_colour("x86_tdp")])
-    return Finding(sentences, {"runs": tab}, fig)
+    notes = ["The blind rows set mglru.notifier = blind against kernel 6.15 (the walk as it "
+             "was before 6.11.7, a what-if on 6.15's KVM).", ""]
+    return Finding(sentences, {"runs": tab, "effects": eff.table()}, fig, notes=notes,
+                   conclusions=eff.conclusions, unresolved=eff.unresolved, headline=headline)
+
+
+__all__ = ["MS", "Finding", "q1", "q2", "q3", "q4", "q5", "q6", "with_rates"]
+

@@ -22,8 +22,9 @@ from simulator.questions.estimate import (
 )
 
 
-def _pair(effect: Effect, integer: bool) -> tuple[str, str, str]:
-    """``before``, ``after`` and the change, printed with one shared precision."""
+def printed(effect: Effect, integer: bool = False) -> tuple[str, str, str]:
+    """``before``, ``after`` and the change, printed with one shared precision (the strings
+    :func:`change` writes, for the tables behind a sentence)."""
     h = effect.half_width
     a, b, d = effect.before.mean, effect.after.mean, effect.diff
     if math.isnan(h) or h == 0:
@@ -31,6 +32,24 @@ def _pair(effect: Effect, integer: bool) -> tuple[str, str, str]:
                 sig(d, integer=integer))
     n = digits_for(h)
     return grouped(round(a, n), n), grouped(round(b, n), n), grouped(round(d, n), n)
+
+
+def half_width_text(effect: Effect) -> str:
+    """The 95 % half-width of the change as :func:`qualifier` prints it (``"0"`` when
+    deterministic, ``"-"`` with one seed)."""
+    h = effect.half_width
+    if math.isnan(h):
+        return "-"
+    return grouped(round(h, digits_for(h)), digits_for(h)) if h > 0 else "0"
+
+
+def percent_text(effect: Effect) -> str:
+    """The relative change in % as :func:`change` prints it (``"-"`` when undefined or below
+    0.01 %, where it is left out)."""
+    rel = effect.relative
+    if math.isnan(rel) or math.isinf(rel) or abs(100 * rel) < 0.01:
+        return "-"  # below 0.01 % the absolute change says it better
+    return f"{'+' if effect.diff > 0 else ''}{sig(100 * rel, 2)}"
 
 
 def qualifier(effect: Effect) -> str:
@@ -41,7 +60,7 @@ def qualifier(effect: Effect) -> str:
     n = min(effect.before.n, effect.after.n)
     if math.isnan(h):
         return "one seed: no interval"
-    hw = grouped(round(h, digits_for(h)), digits_for(h)) if h > 0 else "0"
+    hw = half_width_text(effect)
     if effect.resolved:
         return f"95% interval of the change ±{hw} over {n} seeds, excluding zero"
     return (f"not resolved: the 95% interval of the change (±{hw}, {n} seeds) includes zero; "
@@ -54,15 +73,14 @@ def change(metric: str, effect: Effect, unit: str = "", integer: bool = False) -
 
     ``unit`` is appended to each value (with a space unless it is ``%``).
     """
-    a, b, d = _pair(effect, integer)
+    a, b, d = printed(effect, integer)
     u = "" if not unit else (unit if unit == "%" else f" {unit}")
     if a == b:
-        how = f" (to {DETERMINISTIC_DIGITS} s.f.)" if effect.deterministic else ""
-        return f"leaves {metric} unchanged at {a}{u}{how}; {qualifier(effect)}"
+        how = f"to {DETERMINISTIC_DIGITS} s.f.; " if effect.deterministic else ""
+        return f"leaves {metric} unchanged at {a}{u} ({how}{qualifier(effect)})"
     verb = "raises" if effect.diff > 0 else "lowers"
     sign = "+" if effect.diff > 0 else ""
-    rel = effect.relative
-    pct = "" if math.isnan(rel) or math.isinf(rel) else f", {sign}{sig(100 * rel, 2)}%"
+    pct = "" if percent_text(effect) == "-" else f", {percent_text(effect)}%"
     return f"{verb} {metric} from {a}{u} to {b}{u} ({sign}{d}{u}{pct}; {qualifier(effect)})"
 
 
@@ -73,4 +91,4 @@ def value(metric: str, e: Estimate, unit: str = "", integer: bool = False) -> st
     return f"{metric} is {fmt_estimate(e, integer=integer)}{u}{tail}"
 
 
-__all__ = ["change", "qualifier", "value"]
+__all__ = ["change", "half_width_text", "percent_text", "printed", "qualifier", "value"]

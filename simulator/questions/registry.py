@@ -16,4 +16,17 @@ ANALYSES: dict[str, Callable[[pd.DataFrame], Finding]] = {
     "q8_policies": q8,
 }
 
-__all__ = ["ANALYSES"]
+
+
+def analyse(name: str, df: pd.DataFrame) -> Finding:
+    """``ANALYSES[name](df)``, or a finding that says every run failed (an analysis needs at
+    least one completed run to know the metric columns)."""
+    if "status" in df and not (df["status"] == "ok").any():
+        from simulator.plots.style import new_figure
+
+        return Finding(["(every run failed: see the sweep's sweep_errors.txt)"], {},
+                       new_figure((4, 3)))
+    return ANALYSES[name](df)
+
+
+__all__ = ["ANALYSES", "analyse"]

@@ -122,9 +122,10 @@ class Verdict:
         return not self.flips
 
     def sentence(self) -> str:
-        """``"holds over the plausible range (N runs)"`` or where it flips."""
+        """``"holds over the plausible range (N sensitivity points)"`` or where it flips (a
+        point is one setting of the constants, with the runs of every configuration)."""
         if self.robust:
-            return f"holds over the plausible range ({self.points} sensitivity runs)"
+            return f"holds over the plausible range ({self.points} sensitivity points)"
         parts = []
         for (key, way), (ok, bad) in sorted(self.thresholds.items()):
             word = "exceeds" if way == "up" else "falls below"
