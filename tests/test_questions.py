@@ -101,3 +101,24 @@ def test_every_sensitivity_constant_is_a_cost_of_the_model() -> None:
     for q in load_questions():
         assert q.sensitivity, q.name
         assert set(q.sensitivity) <= names, (q.name, set(q.sensitivity) - names)
+
+
+def test_analyse_only_answers_from_the_saved_sweeps(findings: Path, tmp_path: Path) -> None:
+    """``--analyse-only`` simulates nothing: from the sweep tables a run left, it writes the
+    same answers (sensitivity passes reported as not run); without them it is one line, 2."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(findings, copy)
+    assert main(["questions", "--analyse-only", "--out", str(copy), "--no-progress"]) == 0
+    before, after = _sections((findings / "findings.md").read_text()), \
+        _sections((copy / "findings.md").read_text())
+    assert sorted(before) == sorted(after)
+    for name, body in before.items():
+        answer = body.split("**Answer.**", 1)[1].split("\n\n", 1)[0]
+        assert answer in after[name], name
+    assert "--analyse-only" in (copy / "findings.md").read_text()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["questions", "--analyse-only", "--out", str(empty), "--no-progress"]) == 2
+    assert not (empty / "findings.md").exists()

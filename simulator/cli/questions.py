@@ -35,6 +35,10 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--bisect-rounds", type=int, default=None, metavar="N",
                    help="bisection rounds per one-at-a-time flip of a conclusion (default: 0 "
                         "with --quick, where a flip is only bracketed, else 1)")
+    p.add_argument("--analyse-only", action="store_true",
+                   help="simulate nothing: answer from the sweep tables an earlier run left in "
+                        "--out (OUT/<question>/sweep.csv), e.g. after a change to the analyses; "
+                        "sensitivity passes are reported as not run")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=command)
 
@@ -49,7 +53,8 @@ def command(args: argparse.Namespace) -> int:
                              overrides=args.set, progress=not args.no_progress,
                              sensitivity_budget_s=args.sensitivity_budget,
                              sensitivity_for=args.sensitivity_for,
-                             bisect_rounds=args.bisect_rounds)
+                             bisect_rounds=args.bisect_rounds,
+                             analyse_only=args.analyse_only)
     except QuestionsFailed as e:
         print(f"mglru-sim: error: {e}", file=sys.stderr)
         return 1

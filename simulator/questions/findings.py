@@ -92,7 +92,7 @@ def write_findings(out: Path,
                    results: Sequence[tuple[Any, pd.DataFrame, Finding, Sensitivity]], *,
                    quick: bool, wall_s: float, machine: str, jobs: int,
                    save_figure: Callable[..., dict[str, Path]],
-                   resumed: tuple[int, int] = (0, 0)) -> Path:
+                   resumed: tuple[int, int] = (0, 0), analysed_only: bool = False) -> Path:
     """Write findings.md, the CSV tables and the figures under ``out`` (``resumed``: how many
     of how many runs an earlier invocation had completed; their time is not in ``wall_s``)."""
     out = Path(out)
@@ -109,6 +109,12 @@ def write_findings(out: Path,
              f"called deterministic and printed to {DETERMINISTIC_DIGITS} significant figures. "
              "Every row names its kernel release and backend, and the keys it sets against "
              "its release (a what-if).", ""]
+    if analysed_only:
+        lines[-2] = (f"Answered by `mglru-sim questions --analyse-only` on {machine} from the "
+                     "sweep tables (`<question>/sweep.csv`) an earlier full run of the same "
+                     "scenarios left in this folder: nothing was simulated for this copy, "
+                     "and no sensitivity pass ran (each is reported as not run). "
+                     + lines[-2].split("(sensitivity passes included). ", 1)[-1])
     if resumed[0]:
         lines[-2] += (f" {resumed[0]:,} of the {resumed[1]:,} runs were complete from an "
                       "earlier invocation into the same folder and were read, not run again: "

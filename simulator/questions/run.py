@@ -120,16 +120,27 @@ def run_question(q: Question, out: Path, *, quick: bool, jobs: int,
     return pd.read_csv(report.csv_path), report
 
 
+def saved_sweep(out: Path, q: Question) -> pd.DataFrame:
+    """The sweep table an earlier run of ``q`` left in ``out``."""
+    path = out / q.name / "sweep.csv"
+    if not path.is_file():
+        raise ConfigError(str(path), "", "no saved sweep table for --analyse-only (run the "
+                                         "question without it first)")
+    return pd.read_csv(path)
+
+
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
                   progress: bool = False, sensitivity_budget_s: float | None = None,
                   sensitivity_for: Sequence[str] | None = None,
-                  bisect_rounds: int | None = None) -> Path:
+                  bisect_rounds: int | None = None, analyse_only: bool = False) -> Path:
     """Run every question, then every question's sensitivity pass, and write
     ``out/findings.md``; returns its path. No sensitivity pass starts after
     ``sensitivity_budget_s`` seconds, and only the questions ``sensitivity_for`` names get
     one (default all); the others are reported as not run. ``bisect_rounds`` overrides the
-    mode's bisection rounds per one-at-a-time flip.
+    mode's bisection rounds per one-at-a-time flip. With ``analyse_only`` nothing is
+    simulated: each question is answered from ``out/<question>/sweep.csv`` (a ConfigError
+    names a missing one) and every sensitivity pass is reported as not run.
 
     Raises QuestionsFailed (after running every question's sweep) if any run failed.
     """
@@ -141,6 +152,11 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
     total = reused = 0
     failed: list[str] = []
     for q in select(load_questions(), only):
+        if analyse_only:
+            saved = saved_sweep(out, q)
+            answered.append((q, saved, analyse(q.name, saved)))
+            total += len(saved)
+            continue
         df, report = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
                                   progress=progress)
         if report.failed:
@@ -159,7 +175,10 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
         nominal = expand_sweep(question_doc(q, quick=quick, overrides=overrides), str(q.path))
         costs = nominal.points[0].scenario.costs
         why = ""
-        if q.name not in wanted:
+        if analyse_only:
+            why = ("--analyse-only: this copy was answered from saved sweep tables, and "
+                   "nothing was simulated")
+        elif q.name not in wanted:
             why = "--sensitivity-for left it out"
         elif (sensitivity_budget_s is not None
               and time.perf_counter() - t0 > sensitivity_budget_s):
@@ -184,4 +203,5 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
     wall = time.perf_counter() - t0
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     return write_findings(out, results, quick=quick, wall_s=wall, machine=machine, jobs=jobs,
+                          analysed_only=analyse_only,
                           save_figure=save, resumed=(reused, total))
