@@ -65,7 +65,8 @@ def sensitivity_section(folder: Path, out: Path, finding: Finding, sens: Sensiti
     verdicts = sens.answer()
     robust = sum(v.robust and v.points > 1 for v in verdicts)
     oat = ("each" if len(sens.oat) == len(sens.constants) else
-           ", ".join(f"`{u.key}`" for u in sens.oat) + " (quick mode: the first two)")
+           ", ".join(f"`{u.key}`" for u in sens.oat)
+           + f" (quick mode: the first {len(sens.oat)} declared)")
     lines += [f"**Sensitivity.** {len(sens.constants)} constants moved over their plausible "
               f"ranges with seed {sens.seed}, {sens.runs} runs ({sens.failed} failed), each "
               "conclusion judged against the answer over all seeds: "

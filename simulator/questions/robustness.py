@@ -49,9 +49,9 @@ LHS_POINTS = {True: 2, False: 4}
 """Latin-hypercube points over all the declared constants, quick and full."""
 REFINE_ROUNDS = {True: 0, False: 1}
 """Bisection rounds per one-at-a-time flip, quick and full."""
-QUICK_OAT = 2
-"""The quick mode moves only the first two declared constants one at a time (the files list
-the most important first); its Latin-hypercube points still move all of them."""
+QUICK_OAT = 1
+"""The quick mode moves only the first declared constant one at a time (the files list the
+most important first); its Latin-hypercube points still move all of them."""
 
 
 @dataclass(slots=True)
