@@ -152,8 +152,7 @@ class Vm:
         install, then the step's time under ``mmu_lock``, then direct reclaim if the faults
         took the memcg above its limit.
         """
-        host, costs = self.host, self.host.sc.costs
-        backend = self.backend
+        host, costs, backend = self.host, self.host.sc.costs, self.backend
         fault_cost = costs.fault_first_touch_ns
         swap_in = costs.swap_in_ns(host.sc.host.swap)
         hold = costs.fault_lock_hold_ns

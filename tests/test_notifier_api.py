@@ -32,15 +32,14 @@ import pytest
 from simulator.accounting import Work
 from simulator.costs import CostConfig
 from simulator.kvm.backends import KvmBackend, make_backend
+from simulator.kvm.bitmap_batch import bitmap_bits, pack_bitmap
 from simulator.kvm.notifier import (
     MMU_NOTIFIER_YOUNG,
     MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE,
     MMU_NOTIFIER_YOUNG_FAST,
     KvmAgingOps,
     NotifierDesign,
-    bitmap_bits,
     make_design,
-    pack_bitmap,
 )
 from simulator.kvm.tlb import Tlbs
 from simulator.mm.aging import Aging, WalkResult, drain

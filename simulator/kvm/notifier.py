@@ -12,7 +12,7 @@ and ``clear_young(start, end, bitmap)`` over at most 64 pages, bit 0 being the p
 - ``MMU_NOTIFIER_YOUNG_FAST`` (1 << 2): young, found by a "fast" walk (lockless on x86, mmu_lock
   read on arm64): the backend's ``aging_lock`` is in its ``bitmap_locks``.
 
-The designs (DESIGN §2), each a :class:`~simulator.mm.notify.SecondaryMmu`:
+The designs, each a :class:`~simulator.mm.notify.SecondaryMmu`:
 
 - ``blind`` (before 6.12): the walk and look-around never call KVM; the eviction pivot alone
   gets ``clear_flush_young`` (``ptep_clear_flush_young_notify``), and look-around runs only on a
@@ -33,19 +33,19 @@ The designs (DESIGN §2), each a :class:`~simulator.mm.notify.SecondaryMmu`:
   skipped and read as not young. The pivot falls back to the normal call on ``FAST_FAILED``.
 
 PMD-mapped THPs (``simulator.mm.folio``): the walk's ``pmdp_clear_young_notify`` is one
-``clear_young`` over PMD_SIZE per THP from 6.12 (and in v3, without a bitmap), none before;
-the eviction rmap's ``pmdp_clear_flush_young_notify`` is one ``clear_flush_young`` over PMD_SIZE
-in every design (no look-around for a PMD); unmapping a THP is one invalidation of 2 MiB.
+``clear_young`` over PMD_SIZE per THP from 6.12 (and in v3, without a bitmap), none before; the
+eviction rmap's ``pmdp_clear_flush_young_notify`` is one ``clear_flush_young`` over PMD_SIZE in
+every design (no look-around for a PMD); unmapping a THP is one invalidation of 2 MiB.
 
 Flushes: ``clear_flush_young`` (the pre-6.12 MGLRU eviction pivot, and the classic LRU's rmap
 check) flushes the VM's TLBs when it found a young SPTE, as the kernel release does it
-(``young_flush``: x86 until 6.12, arm64 and spinlock arches always; 2ebbe0308c29 elided it on
-x86 in 6.13). ``clear_young``, which the 6.12+ walk and look-around use, never flushes.
-``tlb_flush_on_age`` is a what-if on top: every clearing call that finds a young page flushes,
-the question of Q4 ("what would flushing buy"). Unmapping a page at eviction flushes whenever
-its SPTE was present (``invalidate_range``). A flush empties every vCPU TLB; its initiator pays
-``flush_ns`` inside the call's lock hold and every vCPU ``flush_vcpu_ns`` (the IPI on x86;
-arm64's broadcast TLBI interrupts nobody).
+(``young_flush``: x86 until 6.12, arm64 and spinlock arches always; 2ebbe0308c29 elided it on x86
+in 6.13). ``clear_young``, which the 6.12+ walk and look-around use, never flushes.
+``tlb_flush_on_age`` is a what-if on top: every clearing call that finds a young page flushes, the
+question of Q4 ("what would flushing buy"). Unmapping a page at eviction flushes whenever its SPTE
+was present (``invalidate_range``). A flush empties every vCPU TLB; its initiator pays ``flush_ns``
+inside the call's lock hold and every vCPU ``flush_vcpu_ns`` (the IPI on x86; arm64's broadcast
+TLBI interrupts nobody).
 """
 
 from __future__ import annotations
@@ -63,12 +63,7 @@ from simulator.kvm.backends.base import (
     KvmBackend,
     charge_aging_calls,
 )
-from simulator.kvm.bitmap_batch import (
-    BITMAP_BITS,
-    MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE,
-    bitmap_bits,
-    pack_bitmap,
-)
+from simulator.kvm.bitmap_batch import MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE
 from simulator.kvm.false_young import FalseYoung
 from simulator.kvm.tlb import Tlbs
 from simulator.mm.folio import expand_ranges
@@ -175,7 +170,7 @@ class KvmAgingOps:
     # --- v3 bitmap calls ------------------------------------------------------------------
     def test_young(self, start: int, end: int, work: Work) -> tuple[int, int]:
         """``test_young(start, end, bitmap)``: (flags, bitmap of young pages)."""
-        assert 0 < end - start <= BITMAP_BITS
+        assert 0 < end - start <= bitmap_batch.BITMAP_BITS
         work.notifier_calls_bitmap += 1
         if not self.bitmap_supported:
             self._charge_unreliable(work)
@@ -185,7 +180,7 @@ class KvmAgingOps:
         young = self._age(pages, False, work)
         # one call: one descent, a step per further gfn; young leaves are only recorded
         charge_aging_calls(work, self.backend, 1, end - start, mapped, 0)
-        bitmap = pack_bitmap(young)
+        bitmap = bitmap_batch.pack_bitmap(young)
         if bitmap:
             work.notifier_fast += 1
             return MMU_NOTIFIER_YOUNG_FAST, bitmap
@@ -193,13 +188,13 @@ class KvmAgingOps:
 
     def clear_young(self, start: int, end: int, bitmap: int, work: Work) -> int:
         """``clear_young(start, end, bitmap)``: clear the pages whose bit is set; flags."""
-        assert 0 < end - start <= BITMAP_BITS
+        assert 0 < end - start <= bitmap_batch.BITMAP_BITS
         work.notifier_calls_bitmap += 1
         if not self.bitmap_supported:
             self._charge_unreliable(work)
             return MMU_NOTIFIER_YOUNG_BITMAP_UNRELIABLE
         pages = np.arange(start, end, dtype=np.int64)
-        want = bitmap_bits(bitmap, end, pages)
+        want = bitmap_batch.bitmap_bits(bitmap, end, pages)
         mapped = int(np.count_nonzero(self.backend.sptes.present[pages]))
         young = self._age(pages[want], True, work)
         flushes = int(bool(young.any())) if self.tlb_flush_on_age else 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -126,28 +127,36 @@ def q1(df: pd.DataFrame) -> Finding:
                 "aging-pass gain", f"On {backend} ({rel}) at {v} vCPUs, the bitmap is at least "
                 "half of the aging-pass gain")
             heads.append(f"{row['lock share of the gain (%)']}% on {backend}")
-    split = pd.DataFrame(split_rows)
-    groups = [f"{r['backend']} {r['vCPUs']}v" for r in split_rows]
+    headline = (f"At {top} vCPUs the lock change is " + " and ".join(heads)
+                + " of the aging-pass gain; the 64-page bitmap is the rest.") if heads else ""
+    return Finding(sentences, {"runs": tab, "effects": eff.table(),
+                               "gain split": pd.DataFrame(split_rows)},
+                   _q1_figure(est, steps, split_rows), notes=Q1_NOTES,
+                   conclusions=conclusions + eff.conclusions, unresolved=eff.unresolved,
+                   headline=headline)
 
+
+Q1_NOTES = ["Every run is kernel 6.15 (x86_tdp lockless, arm64 write-locked); the older "
+            "locks (x86 write lock, as in 6.14) and the v3 bitmap notifier are set against it "
+            "(column 'set against the release'), so each step changes one thing. The "
+            "bitmap's share rests on how the per-page aging cost splits between the notifier "
+            "dispatch, which batching saves, and the SPTE walk, which it does not; the x86 "
+            "calibration fixes only their sum (docs/calibration.md), so the sensitivity pass "
+            "below moves each part over its plausible range.", ""]
+
+
+def _q1_figure(est: Any, steps: Mapping[str, tuple[tuple[str, str], ...]],
+               split_rows: list[dict[str, str]]) -> Figure:
+    """The aging pass of each (backend, vCPUs) before, after the lock change and after the
+    bitmap."""
     def bar(i: int) -> list[Estimate | None]:
         return [est.get((r["backend"], *steps[r["backend"]][i], int(r["vCPUs"])), {})
                 .get("aging_pass_mean_ns") for r in split_rows]
 
-    fig = _bars(groups, {"before": bar(0), "lock changed": bar(1), "lock + bitmap": bar(2)},
-                "aging pass (ms)",
-                "Q1: aging pass, before / after the lock change / after the bitmap")
-    notes = ["Every run is kernel 6.15 (x86_tdp lockless, arm64 write-locked); the older "
-             "locks (x86 write lock, as in 6.14) and the v3 bitmap notifier are set against it "
-             "(column 'set against the release'), so each step changes one thing. The "
-             "bitmap's share rests on how the per-page aging cost splits between the notifier "
-             "dispatch, which batching saves, and the SPTE walk, which it does not; the x86 "
-             "calibration fixes only their sum (docs/calibration.md), so the sensitivity pass "
-             "below moves each part over its plausible range.", ""]
-    headline = (f"At {top} vCPUs the lock change is " + " and ".join(heads)
-                + " of the aging-pass gain; the 64-page bitmap is the rest.") if heads else ""
-    return Finding(sentences, {"runs": tab, "effects": eff.table(), "gain split": split}, fig,
-                   notes=notes, conclusions=conclusions + eff.conclusions,
-                   unresolved=eff.unresolved, headline=headline)
+    return _bars([f"{r['backend']} {r['vCPUs']}v" for r in split_rows],
+                 {"before": bar(0), "lock changed": bar(1), "lock + bitmap": bar(2)},
+                 "aging pass (ms)",
+                 "Q1: aging pass, before / after the lock change / after the bitmap")
 
 
 # --- Q2, Q3, Q5: design comparisons -------------------------------------------------------

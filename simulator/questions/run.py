@@ -129,6 +129,35 @@ def saved_sweep(out: Path, q: Question) -> pd.DataFrame:
     return pd.read_csv(path)
 
 
+def _answer_all(questions: Sequence[Question], out: Path, *, quick: bool, jobs: int,
+                overrides: Sequence[str], progress: bool, analyse_only: bool,
+                ) -> tuple[list[tuple[Question, pd.DataFrame, Finding]], int, int]:
+    """Each question's sweep (run, resumed, or with ``analyse_only`` read back) and its
+    answer; the answers, how many runs there are and how many were resumed. Raises
+    QuestionsFailed after every sweep ran if any run failed."""
+    answered: list[tuple[Question, pd.DataFrame, Finding]] = []
+    total = reused = 0
+    failed: list[str] = []
+    for q in questions:
+        if analyse_only:
+            saved = saved_sweep(out, q)
+            answered.append((q, saved, analyse(q.name, saved)))
+            total += len(saved)
+            continue
+        df, report = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
+                                  progress=progress)
+        if report.failed:
+            failed.append(f"{q.name}: {report.failed} of {len(report.sweep.points)} runs "
+                          f"failed (see {report.errors_path})")
+            continue
+        answered.append((q, df, analyse(q.name, df)))
+        total += len(df)
+        reused += report.resumed
+    if failed:
+        raise QuestionsFailed("; ".join(failed) + "; findings.md not written")
+    return answered, total, reused
+
+
 def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
                   only: Sequence[str] = (), overrides: Sequence[str] = (),
                   progress: bool = False, sensitivity_budget_s: float | None = None,
@@ -148,26 +177,9 @@ def run_questions(out: Path, *, quick: bool = False, jobs: int | None = None,
 
     jobs = jobs or os.cpu_count() or 1
     t0 = time.perf_counter()
-    answered: list[tuple[Question, pd.DataFrame, Finding]] = []
-    total = reused = 0
-    failed: list[str] = []
-    for q in select(load_questions(), only):
-        if analyse_only:
-            saved = saved_sweep(out, q)
-            answered.append((q, saved, analyse(q.name, saved)))
-            total += len(saved)
-            continue
-        df, report = run_question(q, out, quick=quick, jobs=jobs, overrides=overrides,
-                                  progress=progress)
-        if report.failed:
-            failed.append(f"{q.name}: {report.failed} of {len(report.sweep.points)} runs "
-                          f"failed (see {report.errors_path})")
-            continue
-        answered.append((q, df, analyse(q.name, df)))
-        total += len(df)
-        reused += report.resumed
-    if failed:
-        raise QuestionsFailed("; ".join(failed) + "; findings.md not written")
+    answered, total, reused = _answer_all(select(load_questions(), only), out, quick=quick,
+                                          jobs=jobs, overrides=overrides, progress=progress,
+                                          analyse_only=analyse_only)
     results: list[tuple[Question, pd.DataFrame, Finding, Sensitivity]] = []
     wanted = ({q.name for q in select([q for q, _, _ in answered], sensitivity_for)}
               if sensitivity_for is not None else {q.name for q, _, _ in answered})
