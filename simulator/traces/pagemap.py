@@ -86,17 +86,7 @@ def _build_table(keys: npt.NDArray[np.uint64], values: npt.NDArray[np.int64],
         size *= 2
     slots = np.full(size + 1, _EMPTY, dtype=np.uint64)
     vals = np.full(size + 1, -1, dtype=np.int64)
-    mask = size - 1
-    for i in range(len(keys)):
-        k = keys[i]
-        if k == _EMPTY:
-            vals[size] = values[i]
-            continue
-        j = _slot(k, mask)
-        while slots[j] != _EMPTY:
-            j = (j + 1) & mask
-        slots[j] = k
-        vals[j] = values[i]
+    _insert_pairs(slots, vals, keys, values)
     return slots, vals
 
 
